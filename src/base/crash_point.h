@@ -1,0 +1,27 @@
+// Named crash points (after rocksdb's TEST_KILL_RANDOM): CRASH_POINT("segment.after_append")
+// marks a place where a crash test may kill the process. Compiled in only when
+// IRONBUS_CRASH_POINTS is defined (test builds); a no-op otherwise.
+//
+// At run time a point fires when the environment variable IRONBUS_CRASH_AT names it: the
+// process then exits immediately with _exit(137), skipping destructors and buffered I/O, the
+// way SIGKILL would. Tests in-process may install a hook instead (SetCrashPointHook).
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+namespace ironbus {
+
+// Hook called with the point's name; used by in-process tests. Pass nullptr to clear.
+void SetCrashPointHook(std::function<void(std::string_view)> hook);
+void CrashPointReached(std::string_view name);
+
+}  // namespace ironbus
+
+#if defined(IRONBUS_CRASH_POINTS)
+#define CRASH_POINT(name) ::ironbus::CrashPointReached(name)
+#else
+#define CRASH_POINT(name) \
+  do {                    \
+  } while (0)
+#endif
