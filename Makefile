@@ -1,0 +1,55 @@
+# The two README commands:
+#   make run   - install deps, build Release, start `ironbus serve` (zero-config data dir)
+#   make test  - install deps, build, run the whole CTest suite, the ASan+UBSan suite and the
+#                fuzz smoke
+.PHONY: run test build deps unit asan tsan fuzz-smoke bench clean
+
+JOBS ?= $(shell nproc)
+GEN := -G Ninja
+RELEASE_DIR := build/release
+TEST_DIR := build/test
+ASAN_DIR := build/asan
+TSAN_DIR := build/tsan
+FUZZ_DIR := build/fuzz
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(RELEASE_DIR) $(GEN) -DCMAKE_BUILD_TYPE=Release -DIRONBUS_TESTS=OFF \
+	  -DIRONBUS_BENCH=OFF -DIRONBUS_CRASH_POINTS=OFF >/dev/null
+	@cmake --build $(RELEASE_DIR) -j $(JOBS) --target ironbus
+
+run: build
+	$(RELEASE_DIR)/ironbus serve $(ARGS)
+
+unit: deps
+	@cmake -S . -B $(TEST_DIR) $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(TEST_DIR) -j $(JOBS)
+	cd $(TEST_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+asan: deps
+	@cmake -S . -B $(ASAN_DIR) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DIRONBUS_SANITIZE=ON -DIRONBUS_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && IRONBUS_SWEEP_SCALE=$${IRONBUS_ASAN_SWEEP_SCALE:-0.25} \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900
+
+tsan: deps
+	@cmake -S . -B $(TSAN_DIR) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DIRONBUS_TSAN=ON -DIRONBUS_BENCH=OFF >/dev/null
+	@cmake --build $(TSAN_DIR) -j $(JOBS) --target storage_tests
+	cd $(TSAN_DIR) && IRONBUS_SWEEP_SCALE=0.1 TSAN_OPTIONS=halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900 -L storage
+
+fuzz-smoke: deps
+	@scripts/fuzz-smoke.sh $(FUZZ_DIR)
+
+bench: deps
+	@cmake -S . -B $(RELEASE_DIR)-bench $(GEN) -DCMAKE_BUILD_TYPE=Release -DIRONBUS_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE_DIR)-bench -j $(JOBS)
+	$(RELEASE_DIR)-bench/bench/append_bench
+
+test: unit asan tsan fuzz-smoke
+
+clean:
+	rm -rf build
