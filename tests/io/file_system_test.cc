@@ -9,6 +9,7 @@
 #include <string>
 
 #include "io/posix_file_system.h"
+#include "io/sim_file_system.h"
 #include "io/temp_dir.h"
 
 namespace ironbus::io {
@@ -28,9 +29,16 @@ struct PosixFixture : Fixture {
   std::string root() override { return dir.path(); }
 };
 
+struct SimFixture : Fixture {
+  SimFileSystem sim;
+  SimFixture() { CHECK(sim.CreateDirs("/data").ok(), "create /data"); }
+  FileSystem& fs() override { return sim; }
+  std::string root() override { return "/data"; }
+};
+
 std::unique_ptr<Fixture> MakeFixture(const std::string& name) {
   if (name == "posix") return std::make_unique<PosixFixture>();
-  return nullptr;
+  return std::make_unique<SimFixture>();
 }
 
 class FileSystemContractTest : public ::testing::TestWithParam<std::string> {
@@ -265,7 +273,7 @@ TEST_P(FileSystemContractTest, WriteFileAtomicallyReplacesContentAndLeavesNoTemp
   EXPECT_TRUE(WriteFileAtomically(fs(), P("nodir/state"), AsBytes("x")).IsNotFound());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFileSystems, FileSystemContractTest, ::testing::Values("posix"),
+INSTANTIATE_TEST_SUITE_P(AllFileSystems, FileSystemContractTest, ::testing::Values("posix", "sim"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST(JoinPathTest, JoinsWithExactlyOneSeparator) {
