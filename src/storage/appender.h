@@ -1,0 +1,141 @@
+// storage::Appender: the one thread that appends to a Log, with group commit (spec/storage.md
+// 12.3; the Syncer of STYLE.md section 5). Producers hand it requests; it frames them, writes
+// them, syncs once per batch, and completes each request with its offset.
+//
+// The loop: take EVERY request queued right now (no count or byte cap, no added linger),
+// append each to the log (framing + CRC), write them out with one WriteAt, then
+//   kSync      ONE fdatasync for the whole batch, then complete every request of the batch.
+//              A completion never fires before the fdatasync covering its record returned:
+//              an Ok completion means the record is on disk (invariant I2).
+//   kInterval  complete after the write (records are in the OS cache); fdatasync when
+//              flush_max_bytes of unsynced bytes accumulated or flush_interval_ms (clock's
+//              monotonic time) passed since the first unsynced write, checked after each
+//              batch and by a timed wake-up while idle.
+//   kNone      complete after the write; fdatasync only at a segment seal and at Stop().
+// Then, if a retention floor provider is set, retention runs (Log::ApplyRetention).
+//
+// Refusals: a request the log refuses before appending it (too large, malformed compressed
+// payload, at capacity) is completed with that typed error and consumes no offset; the rest
+// of the batch goes on. A failed write, sync, seal or segment create freezes the log for
+// good: every request of the batch that was not yet acknowledged is completed with the
+// cause (never Ok), every later request gets FailedPrecondition("log frozen: <cause>"), and
+// the sync is never retried. Reads of records already readable keep working.
+//
+// Queue: bounded (default 1024 requests). TrySubmit refuses with Unavailable when full (load
+// shedding at the edge); Submit blocks until there is room (backpressure).
+//
+// Completions run on the appender thread, one at a time, in offset order within a batch.
+// They must be short and must not call back into the Appender (Submit could deadlock on a
+// full queue): the server posts each completion to its io_context and returns.
+// A Submit/TrySubmit that returns Ok has its completion called exactly once; one that returns
+// an error never has it called.
+//
+// Thread safety: Submit, TrySubmit, Stop and the accessors may be called from any thread.
+// The Log must outlive the Appender; while an Appender runs, nothing else calls the Log's
+// writer side. Lock order (docs/locking.md): queue_mu_ is a leaf; it is never held while
+// calling the Log or a completion.
+// Crash points: appender.after_write_before_sync, appender.after_sync_before_ack.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/result.h"
+#include "storage/log.h"
+
+namespace ironbus::storage {
+
+struct AppendRequest {
+  Bytes key;
+  Bytes headers;
+  Bytes payload;
+  uint8_t flags = 0;         // format::kFlagCompressed passes a producer-compressed payload through
+  int64_t timestamp_ms = 0;  // 0 = the clock's now at append
+};
+
+// Called once with the record's offset, or the reason it was not appended / not durable.
+using Completion = std::function<void(Result<uint64_t> offset)>;
+
+struct AppenderOptions {
+  size_t queue_capacity = 1024;
+  // When set, called on the appender thread after each batch that made records durable; its
+  // value (the minimum committed offset over all consumer groups) protects segments from
+  // retention. Unset: the appender never runs retention.
+  std::function<uint64_t()> retention_floor;
+};
+
+struct AppenderStats {
+  uint64_t batches = 0;       // batches that appended at least one record
+  uint64_t records = 0;       // records appended
+  uint64_t syncs = 0;         // fdatasyncs the appender asked for
+  uint64_t refused = 0;       // requests completed with an error
+  uint64_t max_batch = 0;     // largest batch seen
+};
+
+class Appender {
+ public:
+  // Starts the appender thread. `log` and `clock` must outlive the Appender.
+  static Result<std::unique_ptr<Appender>> Start(Log* log, Clock* clock, AppenderOptions options = {});
+  ~Appender();  // Stop()
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+
+  // Blocks while the queue is full. FailedPrecondition when stopped or the log is frozen.
+  Status Submit(AppendRequest request, Completion done);
+  // Never blocks: Unavailable when the queue is full.
+  Status TrySubmit(AppendRequest request, Completion done);
+
+  // Drains the queue (every queued request is appended and completed), makes everything
+  // durable with a final sync, and joins the thread. Later submits are refused. Returns the
+  // log's frozen status if it froze. Idempotent.
+  Status Stop();
+
+  AppenderStats stats() const;
+  size_t queued() const;
+
+ private:
+  struct Pending {
+    AppendRequest request;
+    Completion done;
+  };
+
+  Appender(Log* log, Clock* clock, AppenderOptions options);
+  Status Enqueue(AppendRequest&& request, Completion&& done, bool block);
+  void Run();
+  // Appends and commits one batch, then completes it.
+  void ProcessBatch(std::deque<Pending>* batch);
+  // Under kInterval: fdatasyncs when a window trigger is due.
+  void MaybeIntervalSync();
+  // Under kInterval with unsynced bytes: how long the idle loop may sleep before the time
+  // trigger is due (capped, so a test's ManualClock advance is noticed). -1: no deadline.
+  int64_t IdleWaitMs() const;
+
+  Log* const log_;
+  Clock* const clock_;
+  const AppenderOptions options_;
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<Pending> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;      // guarded by queue_mu_
+  AppenderStats stats_;        // guarded by queue_mu_
+
+  // Appender-thread state.
+  int64_t first_unsynced_ns_ = -1;  // monotonic time of the first unsynced write, -1 = none
+  Status final_sync_;               // the Stop() barrier's outcome, read after join
+
+  std::thread thread_;
+  std::mutex stop_mu_;  // serializes Stop()
+  Status stop_status_;
+  bool joined_ = false;
+};
+
+}  // namespace ironbus::storage

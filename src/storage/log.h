@@ -1,0 +1,201 @@
+// storage::Log: the segment set of one data directory (spec/storage.md 4, 12, 13). It owns
+// which segment is active, rolls at size, deletes old segments for retention, maps offsets
+// to segments for readers, and freezes for good when a write, sync, seal or create fails.
+// Recovery decides what is valid before the log opens (LogState); the log never repairs.
+//
+// Writer side (Append, Flush, Sync, Close, ApplyRetention): one appending thread, the
+// storage::Appender's in the broker. The calls are serialized by an internal mutex, so a
+// second thread (a tool, a test) is safe, but offsets are assigned in call order.
+//
+// What is durable when (docs/durability.md):
+//   Append  assigns the next offset and seq and buffers the frame. Not written, not durable,
+//           not readable. A record refused here (too large, bad compressed shape, log frozen,
+//           at capacity) consumes no offset.
+//   Flush   writes buffered frames to the OS (one WriteAt). Survives a process crash, not a
+//           power cut. Under kInterval/kNone they become readable here.
+//   Sync    Flush + fdatasync. Every appended record is durable when it returns Ok; under
+//           kSync they become readable here (consumers never see an undurable record).
+//   a roll  seals the full segment (footer + fsync): a barrier in every level, so everything
+//           appended before it is durable, then creates the next segment (ids +1, never reused).
+//   Close   final Sync (clean shutdown); the active segment stays unsealed.
+// A failed WriteAt, Sync, seal or segment create freezes the log: that call returns the
+// cause, every later writer call returns FailedPrecondition("log frozen: <cause>"), the sync
+// is never retried (fsyncgate), and reads of already-readable records keep working.
+// ENOSPC while preallocating a new segment is not a failure but "at capacity": the append
+// gets Unavailable, no segment is installed, and the next append tries again.
+//
+// Reader side (Read and every accessor): any thread, concurrently with the writer. Readers
+// see only published records: up to durable_offset() under kSync, up to the written head
+// under kInterval/kNone (readable_offset()). They read through their own read-only handles.
+//
+// Lock order (docs/locking.md): write_mu_ -> mu_. Readers take mu_ shared, only to copy a
+// snapshot; no file I/O happens under mu_.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/result.h"
+#include "format/record.h"
+#include "io/file_system.h"
+#include "storage/log_options.h"
+#include "storage/log_state.h"
+#include "storage/segment_writer.h"
+
+namespace ironbus::storage {
+
+// One record to append; the views must stay valid for the duration of Append.
+struct AppendRecord {
+  ByteView key;
+  ByteView headers;
+  ByteView payload;
+  uint8_t flags = 0;         // only format::kFlagCompressed is honoured (producer-compressed)
+  int64_t timestamp_ms = 0;  // 0 = the clock's now
+};
+
+// A record read back, owned.
+struct LogRecord {
+  uint64_t offset = 0;
+  uint64_t frame_len = 0;  // bytes the frame takes in the segment
+  format::Record record;   // the stored record (payload still compressed if COMPRESSED)
+};
+
+struct ReadBatch {
+  std::vector<LogRecord> records;  // ascending offsets; holes are simply absent
+  // Where the next Read should start: past the last record returned, or the readable head
+  // when the read reached it.
+  uint64_t next_offset = 0;
+};
+
+struct SegmentInfo {
+  uint64_t id = 0;
+  uint64_t base_offset = 0;
+  uint64_t end_offset = 0;    // one past the last offset covered (holes included)
+  uint64_t record_count = 0;  // readable records
+  uint64_t record_bytes = 0;  // readable record bytes (DurableRecordBytes of the published state)
+  int64_t max_timestamp_ms = 0;
+  bool sealed = false;
+  bool active = false;
+  bool unreadable = false;
+};
+
+struct LogStats {
+  uint64_t segment_count = 0;
+  uint64_t record_count = 0;
+  uint64_t record_bytes = 0;
+  uint64_t first_offset = 0;
+  uint64_t durable_offset = 0;
+  uint64_t readable_offset = 0;
+};
+
+struct RetentionResult {
+  uint64_t segments_deleted = 0;
+  uint64_t records_deleted = 0;
+  uint64_t bytes_deleted = 0;
+};
+
+class Log {
+ public:
+  // Opens the log recovery described. Creates the active segment when there is none (fresh
+  // directory: no segments, next_offset = next_seq = 0), when state.needs_new_active_segment
+  // is set, or when the last segment is sealed or unreadable (roll forward) — unless
+  // state.frozen, in which case the log only serves reads. A create that meets ENOSPC leaves
+  // the log open without an active segment (the next Append retries).
+  // InvalidArgument for bad options or an inconsistent state. `fs` and `clock` must outlive
+  // the log.
+  static Result<std::unique_ptr<Log>> Open(io::FileSystem* fs, LogState state, const LogOptions& options,
+                                           Clock* clock);
+  ~Log();  // closes files; does not sync (call Close() for a clean shutdown)
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // ---- writer side ----
+
+  // Returns the offset assigned to the record (buffered; see the contract above).
+  // OutOfRange: frame above max_record_bytes, or seq/offset exhausted. InvalidArgument: a
+  // COMPRESSED payload that fails the shape check, or unknown flag bits. Unavailable: at
+  // capacity (new segment could not be preallocated). FailedPrecondition: frozen.
+  Result<uint64_t> Append(const AppendRecord& record);
+  Status Flush();
+  Status Sync();
+  Status Close();
+
+  // Deletes whole sealed segments, oldest first, while some enabled retention bound selects
+  // the oldest and every one of its offsets is below `protect_floor_offset` (the minimum
+  // committed offset over all groups). Stops at the first segment that is not eligible, so
+  // only a prefix goes; never the last (active) segment. Per segment: unlink, fsync the
+  // directory, then update memory. An unlink error stops and is returned; the log does not
+  // freeze (acked data is not at risk).
+  Result<RetentionResult> ApplyRetention(uint64_t protect_floor_offset);
+
+  // Record bytes written to the OS but not yet fdatasync'd (the kInterval byte trigger).
+  uint64_t unsynced_bytes() const;
+  // The offset the next Append would get.
+  uint64_t next_offset() const;
+
+  // ---- reader side: any thread ----
+
+  // Up to max_records records (at least one if any is readable, even above max_bytes),
+  // stopping before the total frame bytes would exceed max_bytes, starting at the first
+  // readable record at or after `offset`. OutOfRange if `offset` is below first_offset()
+  // (retention removed it) or above readable_offset(). Corruption if a frame fails its
+  // checks before any record was collected (records collected before it are returned).
+  Result<ReadBatch> Read(uint64_t offset, size_t max_records, uint64_t max_bytes) const;
+
+  uint64_t first_offset() const;     // oldest retained offset
+  uint64_t durable_offset() const;   // next offset after the last fdatasync'd record
+  uint64_t readable_offset() const;  // what Read serves up to (== durable_offset under kSync)
+  LogStats stats() const;
+  std::vector<SegmentInfo> segments() const;
+  bool frozen() const;
+  Status frozen_status() const;  // Ok, or FailedPrecondition("log frozen: <cause>")
+  const LogOptions& options() const { return options_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  // One segment as readers see it: an immutable published state and a read-only handle.
+  struct Published {
+    std::shared_ptr<const SegmentState> state;
+    std::shared_ptr<io::File> file;  // null for an unreadable segment
+  };
+
+  Log(io::FileSystem* fs, std::string dir, const LogOptions& options, Clock* clock);
+
+  // All REQUIRE write_mu_ held.
+  Status CheckWritable() const;
+  Status Freeze(const Status& cause);
+  Status CreateActive();  // next id, continuing next_offset_/next_seq_
+  Status Roll();
+  // Publishes the active writer's state at `mark`; `durable` also moves durable_offset_.
+  void PublishActive(const SegmentMark& mark, bool durable);
+  Status ApplyRetentionLocked(uint64_t protect_floor_offset, RetentionResult* result);
+
+  io::FileSystem* const fs_;
+  const std::string dir_;
+  const LogOptions options_;
+  Clock* const clock_;
+
+  // Writer state, guarded by write_mu_.
+  mutable std::mutex write_mu_;
+  std::unique_ptr<SegmentWriter> active_;  // null when frozen, closed or awaiting a create
+  uint64_t next_id_ = 0;      // id of the next segment to create
+  uint64_t next_offset_ = 0;  // offset the next append gets
+  uint64_t next_seq_ = 0;     // seq the next append gets
+  bool closed_ = false;
+  Bytes scratch_;  // frame encoding buffer
+
+  // Published state, guarded by mu_ (written only with write_mu_ also held).
+  mutable std::shared_mutex mu_;
+  std::vector<Published> segments_;
+  uint64_t durable_offset_ = 0;
+  uint64_t readable_offset_ = 0;
+  Status frozen_;  // ok while writable
+};
+
+}  // namespace ironbus::storage

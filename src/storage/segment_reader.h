@@ -1,0 +1,84 @@
+// SegmentReader: reads the valid records of ONE segment, in order, from a given offset
+// (spec/storage.md 4, DESIGN.md D1). It only unframes; it never truncates or repairs.
+//
+// What it reads: frames in [64, byte_limit), where byte_limit is the durable (or, under a
+// relaxed durability level, the written) end the Log hands it; bytes past it may be pending
+// or torn and are never looked at. SkippedSpans recovery reported are stepped over, so the
+// offsets inside them are simply absent (a hole). An unreadable segment yields nothing.
+//
+// Every frame is fully checked (format::DecodeRecord: header CRC, lengths, body CRC, xxh3)
+// before it is returned, and its seq must continue the segment. Bytes that rotted after the
+// log was opened therefore become a typed Corruption error for this read, never a crash and
+// never a wrong record. A Corruption is sticky for this reader (it does not guess where the
+// next frame starts; that is recovery's job at the next open).
+//
+// Memory: one frame at a time (plus 38 bytes for a header probe). The frame length is
+// trusted only after the header CRC passed and it fits inside byte_limit.
+//
+// Seeking uses the sparse index anchors (log_state.h) to start at most about
+// kSparseIndexStrideBytes before the wanted offset, then steps over earlier frames by their
+// header alone.
+//
+// Lifetime and thread safety: `file` and `state` must outlive the reader. A reader is used
+// by one thread; many readers may share one io::File (ReadAt is thread-safe).
+#pragma once
+
+#include <cstdint>
+
+#include "base/bytes.h"
+#include "base/result.h"
+#include "format/record.h"
+#include "io/file_system.h"
+#include "storage/log_state.h"
+
+namespace ironbus::storage {
+
+// One record as read. `record` views into the reader's frame buffer: valid until the next
+// Seek/Next call or the reader's destruction.
+struct SegmentRecord {
+  uint64_t offset = 0;
+  uint64_t byte_pos = 0;   // start of the frame in the segment file
+  uint64_t frame_len = 0;  // whole frame, header to trailer
+  format::RecordView record;
+};
+
+class SegmentReader {
+ public:
+  // byte_limit is clamped to state.valid_end.
+  SegmentReader(io::File* file, const SegmentState* state, uint64_t byte_limit);
+  SegmentReader(const SegmentReader&) = delete;
+  SegmentReader& operator=(const SegmentReader&) = delete;
+
+  // Positions the reader so that Next() returns the first valid record whose offset is
+  // >= `offset` (an offset inside a hole moves to the next valid record). Offsets below the
+  // segment's base start at the first record. Corruption/IOError when a frame on the way
+  // fails its header checks.
+  Status Seek(uint64_t offset);
+
+  // Reads the next record into *out. Returns false at byte_limit (no more records).
+  Result<bool> Next(SegmentRecord* out);
+
+  // Byte position of the next frame to read.
+  uint64_t position() const { return pos_; }
+  // Offset the next record would have if no hole intervenes: one past the last record
+  // returned or stepped over (the segment's base before any).
+  uint64_t next_offset() const { return next_offset_; }
+
+ private:
+  // Moves pos_ past any SkippedSpan it falls in.
+  void SkipSpans();
+  // Reads and probes the frame header at pos_; *total gets its length.
+  Status ProbeAt(uint64_t* total, uint64_t* seq);
+  Status Corrupt(std::string what);
+
+  io::File* file_;
+  const SegmentState* state_;
+  uint64_t limit_;
+  uint64_t pos_;
+  uint64_t next_offset_;
+  size_t span_index_ = 0;  // first SkippedSpan that may still lie ahead of pos_
+  Bytes frame_;
+  Status error_;
+};
+
+}  // namespace ironbus::storage
