@@ -252,6 +252,7 @@ class SimFile final : public File {
   Status Preallocate(uint64_t length) override {
     std::lock_guard<std::mutex> lock(state_->mu);
     RETURN_IF_ERROR(CheckUsable("preallocate"));
+    if (!writable_) return Errno("preallocate", path_, EBADF);
     RETURN_IF_ERROR(state_->BeginMutation("preallocate", path_));
     if (state_->TakeFault(FaultKind::kNoSpacePreallocate, match_path_)) {
       return Injected("preallocate " + std::to_string(length) + " bytes of", path_, ENOSPC);

@@ -20,7 +20,10 @@
 //   kDropAll  only durable state: durable entries, durable bytes.
 //   kKeepAll  everything: the current entries and bytes become durable.
 //   kRandom   each non-durable directory entry independently keeps its durable or its current
-//             value (the two names of a rename flip together, so a rename is all or nothing);
+//             value. The two names of a rename flip together, so a rename within a directory
+//             is all or nothing; a rename across directories whose target directory alone was
+//             synced may leave the file under both names (each a separate copy), never under
+//             neither.
 //             each surviving file gets its durable bytes plus a random subset of its unsynced
 //             writes and truncates, in a random order (sometimes an in-order prefix), each
 //             write possibly torn: only a prefix, or only some 512-byte sectors, landed. A
