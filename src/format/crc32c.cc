@@ -110,27 +110,33 @@ bool DetectHardware() {
 
 #elif defined(IRONBUS_CRC32C_ARM64)
 
+// clang's arm_acle.h declares the CRC intrinsics only when the whole file targets +crc, so
+// use its builtins directly; GCC's arm_acle.h always declares them (under a pushed target).
 #if defined(__clang__)
 #define IRONBUS_TARGET_CRC __attribute__((target("crc")))
+#define IRONBUS_CRC32CB(crc, b) __builtin_arm_crc32cb((crc), (b))
+#define IRONBUS_CRC32CD(crc, w) __builtin_arm_crc32cd((crc), (w))
 #else
 #define IRONBUS_TARGET_CRC __attribute__((target("+crc")))
+#define IRONBUS_CRC32CB(crc, b) __crc32cb((crc), (b))
+#define IRONBUS_CRC32CD(crc, w) __crc32cd((crc), (w))
 #endif
 
 IRONBUS_TARGET_CRC uint32_t RawHardware(uint32_t l, const uint8_t* p, size_t n) {
   while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7u) != 0) {
-    l = __crc32cb(l, *p);
+    l = IRONBUS_CRC32CB(l, *p);
     ++p;
     --n;
   }
   while (n >= 8) {
     uint64_t word;
     std::memcpy(&word, p, sizeof(word));  // aarch64 Linux is little-endian
-    l = __crc32cd(l, word);
+    l = IRONBUS_CRC32CD(l, word);
     p += 8;
     n -= 8;
   }
   while (n > 0) {
-    l = __crc32cb(l, *p);
+    l = IRONBUS_CRC32CB(l, *p);
     ++p;
     --n;
   }
