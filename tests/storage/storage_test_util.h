@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/bytes.h"
@@ -144,6 +146,17 @@ inline uint64_t DurableRecordCount(const io::SimFileSystem& fs, const std::strin
     pos += d.frame_len;
   }
   return n;
+}
+
+// Polls `cond` (the appender works on its own thread); false after a generous bound (20 s).
+// Only ever a bound on a hang, never a timing assertion.
+template <typename F>
+bool Eventually(F cond) {
+  for (int i = 0; i < 20000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return cond();
 }
 
 inline std::unique_ptr<Log> OpenLog(io::FileSystem& fs, LogState state, const LogOptions& options, Clock* clock) {
