@@ -107,10 +107,12 @@ TEST_F(LogTest, RefusedRecordsConsumeNoOffset) {
   auto log = OpenLog(fs_, testing::FreshState(), o, &clock_);
   EXPECT_EQ(*log->Append(Rec(Payload(0, 100))), 0u);
   EXPECT_TRUE(log->Append(Rec(Payload(1, 101))).status().code() == StatusCode::kOutOfRange);
-  AppendRecord bad = Rec(ToBytes("not a compressed payload"));
+  const Bytes not_compressed = ToBytes("not a compressed payload");
+  AppendRecord bad = Rec(not_compressed);
   bad.flags = format::kFlagCompressed;
   EXPECT_TRUE(log->Append(bad).status().code() == StatusCode::kInvalidArgument);
-  AppendRecord unknown_flag = Rec(Payload(2));
+  const Bytes p2 = Payload(2);
+  AppendRecord unknown_flag = Rec(p2);
   unknown_flag.flags = 0x40;
   EXPECT_TRUE(log->Append(unknown_flag).status().code() == StatusCode::kInvalidArgument);
   EXPECT_EQ(*log->Append(Rec(Payload(1, 10))), 1u);

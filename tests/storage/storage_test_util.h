@@ -42,6 +42,7 @@ inline LogOptions RawOptions(uint64_t max_segment_bytes = format::kDefaultSegmen
   return o;
 }
 
+// Views `payload`: keep it alive until the Append returns (a temporary inside the call is fine).
 inline AppendRecord Rec(const Bytes& payload, int64_t ts = 0) {
   AppendRecord r;
   r.payload = payload;
