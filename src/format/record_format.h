@@ -140,6 +140,18 @@ inline constexpr size_t kAttemptsSnapshotMinSize = 9;  // version | count u32 | 
 inline constexpr char kLayoutMagic[4] = {'I', 'B', 'D', 'D'};
 inline constexpr uint32_t kLayoutVersion = 1;
 
+// ---- dead-letter metadata prefix of a DLQ record's headers blob (spec/consumers.md 8.3) ----
+//   DLQ1: magic "DLQ1" | source_offset u64 | attempt u32 | group_len u16 | orig_headers_len u16
+//         | group | original headers                       (exactly 20 + g + h bytes)
+//   DLQ2: magic "DLQ2" | reason u8 | then the DLQ1 fields     (exactly 21 + g + h bytes)
+inline constexpr char kDlqMagicV1[4] = {'D', 'L', 'Q', '1'};
+inline constexpr char kDlqMagicV2[4] = {'D', 'L', 'Q', '2'};
+inline constexpr size_t kDlqPrefixSizeV1 = 20;
+inline constexpr size_t kDlqPrefixSizeV2 = 21;
+inline constexpr uint8_t kDlqReasonMaxDeliver = 0;
+inline constexpr uint8_t kDlqReasonTtlExpired = 1;
+inline constexpr uint8_t kDlqReasonRejected = 2;
+
 // ---- loss caps (spec/storage.md 15, DESIGN.md D1) ----
 inline constexpr uint64_t kPerEventLossCapBytes = 64ull * 1024 * 1024;
 inline constexpr uint64_t kGlobalLossCapDivisor = 100;  // 1 % of durable bytes

@@ -1,0 +1,29 @@
+// Data-directory helpers shared by the verbs: the zero-config default (DESIGN.md D4) and a
+// read-only open for the offline tools (recovery in kDryRun, then a frozen storage::Log that
+// only serves reads, so nothing on disk changes).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "io/file_system.h"
+#include "recovery/recover.h"
+#include "storage/log.h"
+
+namespace ironbus::cli {
+
+// ${XDG_DATA_HOME:-$HOME/.local/share}/ironbus (DESIGN.md D4).
+std::string DefaultDataDir();
+
+struct ReadOnlyLog {
+  recovery::Recovered recovered;   // the plan recovery would apply, and the loss report
+  std::unique_ptr<storage::Log> log;
+};
+
+// NotFound when `dir` does not exist (exit 2). FailedPrecondition for reference data this
+// build does not support. Never writes to `dir`.
+Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uint64_t max_segment_bytes);
+
+}  // namespace ironbus::cli

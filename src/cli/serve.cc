@@ -1,0 +1,197 @@
+// `serve` (spec/cli-config-ops.md section 2): opens the data directory under its exclusive
+// lock, runs recovery, prints the data directory and the recovery summary, and runs until
+// SIGINT or SIGTERM, then closes cleanly (final fdatasync) and exits 0. The network listener
+// (protocol, sessions) is the next milestone; until then serve owns and guards the log.
+#include <signal.h>
+
+#include <iostream>
+#include <string>
+
+#include "cli/data_dir.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "cli/verbs.h"
+#include "format/record_format.h"
+#include "io/posix_file_system.h"
+#include "recovery/open_data_dir.h"
+
+namespace ironbus::cli {
+namespace {
+
+struct ServeFlags {
+  std::string data_dir;
+  std::string addr = "127.0.0.1:7777";
+  std::string profile = "balanced";
+  uint64_t max_segment_bytes = 0;  // 0 = the profile's
+  std::string durability = "sync";
+  int64_t flush_interval_ms = 1000;
+  uint64_t flush_max_bytes = 1024 * 1024;
+  bool async_loss_ack = false;
+  std::string compression = "lz4";
+  uint64_t max_retained_bytes = 0;
+  int64_t max_age_ms = 0;
+  uint64_t max_messages = 0;
+  bool json = false;
+};
+
+int Usage(const std::string& message) {
+  std::cerr << "error: " << message << '\n';
+  return kExitUsage;
+}
+
+std::string Summary(const std::string& label, const storage::Log& log, const recovery::LossReport& report) {
+  const auto stats = log.stats();
+  const auto totals = report.Totals();
+  std::string out = label + ": " + std::to_string(stats.segment_count) + " segment(s), " +
+                    std::to_string(stats.record_count) + " record(s), offsets [" + std::to_string(stats.first_offset) +
+                    ", " + std::to_string(stats.durable_offset) + "), " + std::to_string(report.events.size()) +
+                    " loss event(s): " + std::to_string(totals.data_loss_bytes) + " byte(s) of data loss, " +
+                    std::to_string(totals.torn_tail_bytes) + " torn-tail byte(s) (not data loss)";
+  for (const auto& e : report.events) {
+    out += "\n  segment " + std::to_string(e.segment_id) + " bytes [" + std::to_string(e.byte_offset_start) + ", " +
+           std::to_string(e.byte_offset_end) + ") reason=" + std::string(recovery::LossReasonMetricLabel(e.reason));
+    if (e.end_lost_offset > e.first_lost_offset) {
+      out += " offsets [" + std::to_string(e.first_lost_offset) + ", " + std::to_string(e.end_lost_offset) + ")";
+    }
+    if (e.accepted) out += " (accepted)";
+  }
+  return out;
+}
+
+// Waits for SIGINT or SIGTERM. The signals are blocked in every thread (the mask is set
+// before any thread starts) and taken here synchronously, so no handler runs async code.
+int WaitForStopSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return SIGTERM;
+    if (sig == SIGHUP) {
+      std::cerr << "ironbus: SIGHUP: no configuration file is loaded; nothing to reload\n";
+      continue;
+    }
+    return sig;
+  }
+}
+
+int RunServe(const ServeFlags& flags) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  storage::LogOptions log_options;
+  if (flags.profile == "edge-tiny") log_options.max_segment_bytes = format::kEdgeSegmentBytes;
+  if (flags.max_segment_bytes != 0) log_options.max_segment_bytes = flags.max_segment_bytes;
+  if (log_options.max_segment_bytes < 4096) return Usage("--max-segment-bytes must be at least 4096");
+  if (flags.durability == "interval") {
+    log_options.durability = storage::Durability::kInterval;
+  } else if (flags.durability == "none" || flags.durability == "async") {
+    if (!flags.async_loss_ack) {
+      return Usage("--durability-level " + flags.durability +
+                   " acknowledges writes a power cut can lose; pass --async-loss-ack to accept that");
+    }
+    log_options.durability = storage::Durability::kNone;
+    log_options.relaxed_durability_acknowledged = true;
+  }
+  log_options.flush_interval_ms = flags.flush_interval_ms;
+  log_options.flush_max_bytes = flags.flush_max_bytes;
+  log_options.compression = flags.compression == "none" ? format::Compression::kNone : format::Compression::kLz4;
+  log_options.retention = {flags.max_retained_bytes, flags.max_age_ms, flags.max_messages};
+  if (Status s = log_options.Validate(); !s.ok()) return Usage(s.message());
+
+  const std::string host = flags.addr.substr(0, flags.addr.rfind(':'));
+  if (host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+    return Usage("--addr " + flags.addr + ": only loopback binds are allowed without TLS (security.md)");
+  }
+
+  const std::string dir = flags.data_dir.empty() ? DefaultDataDir() : flags.data_dir;
+  io::FileSystem& fs = io::DefaultFileSystem();
+  auto exists = fs.Exists(dir);
+  auto is_dir = fs.IsDirectory(dir);
+  if (exists.ok() && *exists && is_dir.ok() && !*is_dir) return Usage(dir + " exists and is not a directory");
+
+  recovery::RecoveryOptions recovery_options;
+  recovery_options.max_segment_bytes = log_options.max_segment_bytes;
+  auto opened = recovery::OpenDataDir(&fs, dir, recovery_options, log_options, SystemClock::Default());
+  if (!opened.ok()) return Fail("serve", flags.json, kExitInternal, opened.status().message());
+
+  for (const auto& w : opened->warnings) std::cerr << "WARN: " << w << '\n';
+  if (log_options.durability != storage::Durability::kSync) {
+    std::cerr << "WARN: durability level " << flags.durability
+              << ": acknowledged writes can be lost on a power cut (invariant I2 waived)\n";
+  }
+  const storage::Log& log = *opened->log;
+  if (flags.json) {
+    PrintJsonLine({{"schema", "ironbus.cli.serve-status.v1"},
+                   {"addr", flags.addr},
+                   {"data_dir", dir},
+                   {"health_addr", nullptr},
+                   {"durability", flags.durability},
+                   {"durable_offset", log.durable_offset()},
+                   {"frozen", log.frozen()},
+                   {"recovery", nlohmann::json::parse(opened->report.ToJson(), nullptr, false)},
+                   {"exit_code", 0}});
+  } else {
+    std::cout << "ironbus data dir " << dir << '\n';
+    std::cout << Summary("recovery", log, opened->report) << '\n';
+    if (opened->dlq_log) std::cout << Summary("dlq recovery", *opened->dlq_log, opened->dlq_report) << '\n';
+    std::cout << "materialized-config profile=" << flags.profile << " data_dir=" << dir
+              << " segment_size=" << log_options.max_segment_bytes << " durability_level=" << flags.durability
+              << " power_loss_safe=" << (log_options.durability == storage::Durability::kSync ? "true" : "false")
+              << " compression=" << flags.compression << " storage=disk\n";
+    std::cout << "ironbus ready (wire listener on " << flags.addr
+              << " comes with the broker milestone); Ctrl-C stops\n";
+    std::cout.flush();
+  }
+  if (log.frozen()) {
+    std::cerr << "WARN: the log is frozen read-only: " << log.frozen_status().message()
+              << " (run `ironbus repair --data-dir " << dir << " --apply` with the broker stopped)\n";
+  }
+
+  const int sig = WaitForStopSignal();
+  Status closed = opened->log->Close();
+  if (opened->dlq_log) {
+    Status dlq_closed = opened->dlq_log->Close();
+    if (closed.ok()) closed = dlq_closed;
+  }
+  if (!closed.ok() && !opened->log->frozen()) {
+    return Fail("serve", flags.json, kExitInternal, "clean stop failed: " + closed.message());
+  }
+  std::cerr << "ironbus stopped on " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << '\n';
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* serve = app.add_subcommand("serve", "Run the broker in the foreground until SIGINT/SIGTERM");
+  serve->add_option("--data-dir", flags->data_dir,
+                    "Data directory (default ${XDG_DATA_HOME:-$HOME/.local/share}/ironbus)")
+      ->envname("IRONBUS_DATA_DIR");
+  serve->add_option("--addr", flags->addr, "Wire-protocol listen address (default 127.0.0.1:7777)")
+      ->envname("IRONBUS_ADDR");
+  serve->add_option("--profile", flags->profile, "balanced (default), edge-tiny (8 MiB segments), throughput")
+      ->check(CLI::IsMember({"balanced", "edge-tiny", "throughput"}));
+  serve->add_option("--max-segment-bytes", flags->max_segment_bytes, "Segment roll size (default 64 MiB)");
+  serve->add_option("--durability-level", flags->durability, "sync (default), interval, async, none")
+      ->check(CLI::IsMember({"sync", "interval", "async", "none"}));
+  serve->add_option("--flush-interval-ms", flags->flush_interval_ms, "interval level: time trigger (ms)");
+  serve->add_option("--flush-max-bytes", flags->flush_max_bytes, "interval level: byte trigger");
+  serve->add_flag("--async-loss-ack", flags->async_loss_ack, "Accept acked-write loss on power cut (async/none)");
+  serve->add_option("--compression", flags->compression, "lz4 (default) or none")
+      ->check(CLI::IsMember({"none", "lz4"}));
+  serve->add_option("--max-retained-bytes", flags->max_retained_bytes, "Retention by record bytes (0 = off)");
+  serve->add_option("--max-age-ms", flags->max_age_ms, "Retention by age (0 = off)");
+  serve->add_option("--max-messages", flags->max_messages, "Retention by record count (0 = off)");
+  serve->add_flag("--json", flags->json, "Print ironbus.cli.serve-status.v1 instead of the banner");
+  serve->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
+}
+
+}  // namespace ironbus::cli
