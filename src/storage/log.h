@@ -130,8 +130,10 @@ class Log {
   // the oldest and every one of its offsets is below `protect_floor_offset` (the minimum
   // committed offset over all groups). Stops at the first segment that is not eligible, so
   // only a prefix goes; never the last (active) segment. Per segment: unlink, fsync the
-  // directory, then update memory. An unlink error stops and is returned; the log does not
-  // freeze (acked data is not at risk).
+  // directory, then update memory. An unlink or directory-fsync error stops, leaves memory as
+  // it was and is returned; the log does not freeze (acked data is not at risk), and the next
+  // call retries (a file already gone counts as removed). FailedPrecondition when frozen or
+  // closed: nothing is deleted then.
   Result<RetentionResult> ApplyRetention(uint64_t protect_floor_offset);
 
   // Record bytes written to the OS but not yet fdatasync'd (the kInterval byte trigger).
