@@ -48,22 +48,42 @@ void SegmentReader::SkipSpans() {
   }
 }
 
+Result<ByteView> SegmentReader::Fetch(uint64_t pos, uint64_t n) {
+  if (pos >= window_start_ && pos + n <= window_start_ + window_.size()) {
+    return ByteView(window_).subspan(pos - window_start_, n);
+  }
+  if (n > kReadWindowBytes) {
+    // A frame larger than the window gets a buffer of its own (bounded by the limit, which
+    // the caller checked, and by the 1 GiB format ceiling).
+    frame_.resize(n);
+    ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos, std::span<uint8_t>(frame_.data(), frame_.size())));
+    if (got != n) return Corrupt("file shorter than its valid data");
+    return ByteView(frame_);
+  }
+  // Refill the window at `pos`, never past the limit: bytes beyond it may be pending or torn.
+  const uint64_t len = std::min<uint64_t>(kReadWindowBytes, limit_ - pos);
+  window_.resize(len);
+  window_start_ = pos;
+  ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos, std::span<uint8_t>(window_.data(), window_.size())));
+  window_.resize(got);
+  if (got < n) return Corrupt("file shorter than its valid data");
+  return ByteView(window_).subspan(0, n);
+}
+
 Status SegmentReader::ProbeAt(uint64_t* total, uint64_t* seq) {
   const uint64_t remaining = limit_ - pos_;
   // The limit is always a frame boundary (a flushed, synced or recovered end), so a header
   // cut by it means the bytes changed under us.
   if (remaining < format::kRecordHeaderSize) return Corrupt("frame header cut by the end of valid data");
-  uint8_t prefix[kProbeBytes];
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, kProbeBytes));
-  ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos_, std::span<uint8_t>(prefix, want)));
-  if (got < format::kRecordHeaderSize) return Corrupt("file shorter than its valid data");
-  const format::ProbeResult probe = format::ProbeRecord(ByteView(prefix, got));
+  const uint64_t want = std::min<uint64_t>(remaining, kProbeBytes);
+  ASSIGN_OR_RETURN(ByteView prefix, Fetch(pos_, want));
+  const format::ProbeResult probe = format::ProbeRecord(prefix);
   if (probe.outcome != format::ParseOutcome::kOk) {
     return Corrupt(std::string("record header: ") + std::string(format::ParseOutcomeName(probe.outcome)));
   }
   if (probe.total_len > remaining) return Corrupt("frame runs past the end of valid data");
   *total = probe.total_len;
-  *seq = DecodeFixed64(prefix + format::kRecordOffSeq);
+  *seq = DecodeFixed64(prefix.data() + format::kRecordOffSeq);
   // The header CRC passed; the seq must still fit the segment: at or after the next offset
   // (holes allowed) and below the segment's end. A CRC-valid frame with the wrong seq is
   // never served (spec 16).
@@ -114,11 +134,9 @@ Result<bool> SegmentReader::Next(SegmentRecord* out) {
   uint64_t total = 0;
   uint64_t seq = 0;
   RETURN_IF_ERROR(ProbeAt(&total, &seq));
-  frame_.resize(total);
-  ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos_, std::span<uint8_t>(frame_.data(), frame_.size())));
-  if (got != total) return Corrupt("file shorter than its valid data");
+  ASSIGN_OR_RETURN(ByteView frame, Fetch(pos_, total));
   format::RecordView view;
-  const format::DecodeResult decoded = format::DecodeRecord(frame_, &view);
+  const format::DecodeResult decoded = format::DecodeRecord(frame, &view);
   if (decoded.outcome != format::ParseOutcome::kOk) {
     return Corrupt(std::string("record: ") + std::string(format::ParseOutcomeName(decoded.outcome)));
   }

@@ -12,12 +12,14 @@
 // never a wrong record. A Corruption is sticky for this reader (it does not guess where the
 // next frame starts; that is recovery's job at the next open).
 //
-// Memory: one frame at a time (plus 38 bytes for a header probe). The frame length is
-// trusted only after the header CRC passed and it fits inside byte_limit.
+// Memory and I/O: a read-ahead window of at most kReadWindowBytes (never past byte_limit),
+// plus one frame when a frame is larger than the window. Small frames are decoded straight
+// from the window, so a sequential read costs one pread per window, not per record. The
+// frame length is trusted only after the header CRC passed and it fits inside byte_limit.
 //
 // Seeking uses the sparse index anchors (log_state.h) to start at most about
 // kSparseIndexStrideBytes before the wanted offset, then steps over earlier frames by their
-// header alone.
+// header alone (mostly inside the same window).
 //
 // Lifetime and thread safety: `file` and `state` must outlive the reader. A reader is used
 // by one thread; many readers may share one io::File (ReadAt is thread-safe).
@@ -33,7 +35,9 @@
 
 namespace ironbus::storage {
 
-// One record as read. `record` views into the reader's frame buffer: valid until the next
+inline constexpr uint64_t kReadWindowBytes = 64 * 1024;
+
+// One record as read. `record` views into the reader's buffers: valid until the next
 // Seek/Next call or the reader's destruction.
 struct SegmentRecord {
   uint64_t offset = 0;
@@ -69,6 +73,9 @@ class SegmentReader {
   void SkipSpans();
   // Reads and probes the frame header at pos_; *total gets its length.
   Status ProbeAt(uint64_t* total, uint64_t* seq);
+  // Bytes [pos, pos + n) (inside the limit): from the window, refilling it at `pos` when
+  // needed, or read into frame_ when n exceeds the window.
+  Result<ByteView> Fetch(uint64_t pos, uint64_t n);
   Status Corrupt(std::string what);
 
   io::File* file_;
@@ -77,7 +84,9 @@ class SegmentReader {
   uint64_t pos_;
   uint64_t next_offset_;
   size_t span_index_ = 0;  // first SkippedSpan that may still lie ahead of pos_
-  Bytes frame_;
+  Bytes window_;               // file bytes [window_start_, window_start_ + window_.size())
+  uint64_t window_start_ = 0;
+  Bytes frame_;                // a frame larger than the window
   Status error_;
 };
 

@@ -105,6 +105,19 @@ TEST_F(SegmentReaderTest, SeekFindsTheOffsetThroughTheSparseIndex) {
   EXPECT_FALSE(*end.Next(&none));
 }
 
+TEST_F(SegmentReaderTest, FramesLargerThanTheReadWindowAreReadWhole) {
+  SegmentState st = Write(4, kReadWindowBytes + 5000);  // with xxh3, past the window
+  auto f = OpenRead();
+  SegmentReader r(f.get(), &st, st.valid_end);
+  EXPECT_EQ(Drain(r), Range(0, 4));
+  SegmentReader seeker(f.get(), &st, st.valid_end);
+  ASSERT_TRUE(seeker.Seek(3).ok());
+  SegmentRecord rec;
+  ASSERT_TRUE(*seeker.Next(&rec));
+  EXPECT_EQ(rec.offset, 3u);
+  EXPECT_EQ(rec.record.payload.size(), kReadWindowBytes + 5000);
+}
+
 TEST_F(SegmentReaderTest, StopsAtTheByteLimitItIsGiven) {
   SegmentState st = Write(10);
   auto f = OpenRead();
