@@ -98,7 +98,14 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
   std::vector<Result<uint64_t>> results;
   results.reserve(batch->size());
   bool appended_any = false;
+  Status at_capacity;  // ok until a create was refused at capacity in this batch
   for (Pending& p : *batch) {
+    if (!at_capacity.ok()) {
+      // The disk just said it is full: shed the rest of the batch instead of trying (and
+      // removing) a new segment per request. The next batch tries again.
+      results.push_back(at_capacity);
+      continue;
+    }
     AppendRecord rec;
     rec.key = p.request.key;
     rec.headers = p.request.headers;
@@ -107,6 +114,7 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
     rec.timestamp_ms = p.request.timestamp_ms;
     Result<uint64_t> r = log_->Append(rec);
     if (r.ok()) appended_any = true;
+    if (r.status().IsUnavailable()) at_capacity = r.status();
     results.push_back(std::move(r));
   }
 

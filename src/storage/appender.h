@@ -16,7 +16,8 @@
 //
 // Refusals: a request the log refuses before appending it (too large, malformed compressed
 // payload, at capacity) is completed with that typed error and consumes no offset; the rest
-// of the batch goes on. A failed write, sync, seal or segment create freezes the log for
+// of the batch goes on, except after "at capacity" (Unavailable): the rest of that batch is
+// shed with the same error, and the next batch tries the new segment again. A failed write, sync, seal or segment create freezes the log for
 // good: every request of the batch that was not yet acknowledged is completed with the
 // cause (never Ok), every later request gets FailedPrecondition("log frozen: <cause>"), and
 // the sync is never retried. Reads of records already readable keep working.

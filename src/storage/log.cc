@@ -39,6 +39,10 @@ Status CheckState(const LogState& state) {
     if (state.next_offset != last.end_offset) {
       return Status::InvalidArgument("next_offset does not continue the last segment");
     }
+    // offset = base_offset + (seq - base_seq) holds across the whole chain.
+    if (state.next_seq != last.base_seq + (last.end_offset - last.base_offset)) {
+      return Status::InvalidArgument("next_seq does not continue the last segment");
+    }
     if (state.needs_new_active_segment && !last.sealed && !last.unreadable) {
       return Status::InvalidArgument("a new active segment was requested after an unsealed one");
     }

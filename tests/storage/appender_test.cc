@@ -234,6 +234,24 @@ TEST_F(AppenderTest, AtCapacityOnNewSegmentShedsWithoutFreezing) {
   EXPECT_EQ(*SubmitAndWait(Req(3)), 2u);
 }
 
+TEST_F(AppenderTest, AtCapacityShedsTheRestOfTheBatchWithOneAttempt) {
+  Start(testing::RawOptions(64 + 2 * FrameLen(16)));
+  Gate gate;
+  BlockAppender(&gate, 0);
+  std::vector<std::future<Result<uint64_t>>> results;
+  for (int i = 1; i <= 4; ++i) {  // 1 fills segment 0; 2 needs segment 1: refused, 3 and 4 shed
+    auto p = std::make_shared<std::promise<Result<uint64_t>>>();
+    results.push_back(p->get_future());
+    ASSERT_TRUE(appender_->Submit(Req(i), [p](Result<uint64_t> off) { p->set_value(std::move(off)); }).ok());
+  }
+  fs_.NoSpaceOnPreallocate("seg-", 2);
+  gate.Open();
+  EXPECT_EQ(*results[0].get(), 1u);
+  for (int i = 1; i < 4; ++i) EXPECT_TRUE(results[i].get().status().IsUnavailable()) << i;
+  EXPECT_EQ(fs_.armed_faults(), 1);  // only one create was tried
+  EXPECT_FALSE(log_->frozen());
+}
+
 TEST_F(AppenderTest, TrySubmitShedsWhenTheQueueIsFull) {
   AppenderOptions a;
   a.queue_capacity = 2;

@@ -248,6 +248,24 @@ TEST_F(LogTest, ReadStepsOverHolesRecoveryReported) {
   EXPECT_EQ(*log->Append(Rec(Payload(6))), 6u);
 }
 
+TEST_F(LogTest, OpenRefusesAStateThatBreaksTheChain) {
+  {
+    auto log = OpenLog(fs_, testing::FreshState(), RawOptions(64 + 2 * FrameLen(16)), &clock_);
+    AppendN(*log, 0, 5);
+  }
+  const LogState good = testing::ScanCleanDir(fs_);
+  ASSERT_TRUE(Log::Open(&fs_, good, RawOptions(), &clock_).ok());
+  LogState bad_seq = good;
+  bad_seq.next_seq += 1;
+  EXPECT_EQ(Log::Open(&fs_, bad_seq, RawOptions(), &clock_).status().code(), StatusCode::kInvalidArgument);
+  LogState bad_offset = good;
+  bad_offset.next_offset += 1;
+  EXPECT_EQ(Log::Open(&fs_, bad_offset, RawOptions(), &clock_).status().code(), StatusCode::kInvalidArgument);
+  LogState gap = good;
+  gap.segments[1].base_offset += 1;
+  EXPECT_EQ(Log::Open(&fs_, gap, RawOptions(), &clock_).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(LogTest, OptionsRefuseWhatTheSpecRefuses) {
   LogOptions o;
   o.durability = Durability::kNone;
