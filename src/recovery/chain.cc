@@ -215,9 +215,11 @@ class ChainWalker {
                                          ? (f.len - format::kSegmentHeaderSize) / format::kMinRecordFrameSize
                                          : 0);
     if (census.has_max) {
-      if (auto off = mapping_.OffsetOf(census.max_seq)) {
-        bound = SatAdd(SatAdd(*off, 1), (f.len - census.max_seq_frame_end) / format::kMinRecordFrameSize);
-      }
+      const uint64_t after = (f.len - census.max_seq_frame_end) / format::kMinRecordFrameSize;
+      auto off = mapping_.OffsetOf(census.max_seq);
+      // A highest seq below the chain's own (a stale copy) bounds nothing above `running`
+      // except the frames that may follow it.
+      bound = off ? SatAdd(SatAdd(*off, 1), after) : SatAdd(running, after);
     }
     return std::max(running, bound);
   }

@@ -117,12 +117,15 @@ Result<SegmentOutcome> RecoverSegment(io::File* file, const SegmentContext& ctx)
     const bool shape_ok = empty ? footer->last_seq == h.base_seq
                                 : footer->last_seq >= h.base_seq && footer->last_seq != kU64Max;
     const uint64_t footer_end_seq = empty ? h.base_seq : (shape_ok ? footer->last_seq + 1 : 0);
-    if (shape_ok && footer_end_seq <= next_limit_seq) {
+    if (shape_ok) {
       const uint64_t body_end = ctx.file_len - format::kSegmentFooterSize;
       ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(file, {h.base_seq, h.base_offset, record_start, body_end,
                                                             footer_end_seq}));
       const bool trusted = scan.clean() && scan.record_count == footer->record_count && scan.next_seq == footer_end_seq;
-      if (trusted || (!scan.clean() && scan.next_seq <= footer_end_seq)) {
+      // Footer-guided only while the footer's end agrees with the next segment's base; a
+      // trusted footer wins over a next segment that overlaps it (that one is the odd one).
+      const bool guided = !scan.clean() && scan.next_seq <= footer_end_seq && footer_end_seq <= next_limit_seq;
+      if (trusted || guided) {
         // Sealed: trusted, or footer-guided (D1: damage inside, end known from the footer).
         st.sealed = true;
         st.valid_end = body_end;

@@ -130,6 +130,35 @@ inline std::map<std::string, Bytes> SnapshotTree(const std::string& root) {
   return out;
 }
 
+// `segments` segments of `records` records each, ids from `first_id`, offsets continuing;
+// payload i is "r<offset>" padded to 20 + (offset * 7) % 90 bytes, so frames differ in size.
+inline std::vector<SegmentBuilder> MakeLog(int segments, int records, uint64_t first_id = 0,
+                                           uint64_t base_offset = 0) {
+  std::vector<SegmentBuilder> out;
+  uint64_t next = base_offset;
+  for (int s = 0; s < segments; ++s) {
+    SegmentBuilder b(first_id + static_cast<uint64_t>(s), next, next);
+    for (int i = 0; i < records; ++i) {
+      std::string payload = "r" + std::to_string(b.next_offset());
+      payload.resize(20 + (b.next_offset() * 7) % 90, 'x');
+      b.AddPayload(payload, kTs + b.next_offset());
+    }
+    next = b.next_offset();
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+// Writes the segments (all sealed but the last, which is sealed only if `last_sealed`).
+inline void PlantLog(io::FileSystem* fs, const std::string& dir, const std::vector<SegmentBuilder>& segs,
+                     bool last_sealed = false) {
+  ASSERT_TRUE(fs->CreateDirs(dir).ok());
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const bool sealed = i + 1 < segs.size() || last_sealed;
+    WriteFile(fs, SegPath(dir, segs[i].header().segment_id), sealed ? segs[i].Sealed() : segs[i].Unsealed());
+  }
+}
+
 // offset -> record, for every record the recovered state serves (storage::SegmentReader over
 // each readable segment, up to valid_end, stepping over skipped spans). Fails the test on a
 // read error or a repeated offset.
