@@ -1,0 +1,128 @@
+// Runs the real `ironbus` binary (IRONBUS_BINARY) and captures stdout, stderr and the exit code;
+// builds a real on-disk log in-process to give the offline verbs something to read.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "io/posix_file_system.h"
+#include "io/temp_dir.h"
+#include "recovery/open_data_dir.h"
+
+namespace ironbus::cli::testing {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `args` is appended to the binary path as is (the tests pass only safe, quoted arguments).
+inline RunResult RunIronbus(const std::string& args, const std::string& scratch) {
+  const std::string out = scratch + "/stdout.txt";
+  const std::string err = scratch + "/stderr.txt";
+  const std::string cmd = std::string(IRONBUS_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = Slurp(out);
+  r.err = Slurp(err);
+  return r;
+}
+
+// A broker process started in the background; stopped with SIGTERM by Stop() or the destructor.
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& data_dir, const std::string& scratch) : out_path_(scratch + "/serve.out") {
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = std::freopen(out_path_.c_str(), "w", stdout);
+      (void)f;
+      f = std::freopen((out_path_ + ".err").c_str(), "w", stderr);
+      (void)f;
+      execl(IRONBUS_BINARY, IRONBUS_BINARY, "serve", "--data-dir", data_dir.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) (void)Stop(SIGKILL);
+  }
+  // Waits until the banner says the broker is ready (or the process died).
+  bool WaitReady() {
+    for (int i = 0; i < 200; ++i) {
+      if (output().find("ironbus ready") != std::string::npos) return true;
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  }
+  // Sends `sig` and returns the exit code (-1 if killed by a signal).
+  int Stop(int sig = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string output() const { return Slurp(out_path_); }
+  std::string errors() const { return Slurp(out_path_ + ".err"); }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_path_;
+};
+
+// Writes `count` records ("record-<i>" payloads, key "k<i>") through the real open path and
+// closes cleanly. Small segments so the log has several sealed ones.
+inline void WriteLog(const std::string& dir, int count, uint64_t segment_bytes = 4096) {
+  recovery::RecoveryOptions ro;
+  ro.max_segment_bytes = segment_bytes;
+  storage::LogOptions lo;
+  lo.max_segment_bytes = segment_bytes;
+  lo.compression = format::Compression::kNone;
+  auto opened = recovery::OpenDataDir(&io::DefaultFileSystem(), dir, ro, lo, SystemClock::Default());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  for (int i = 0; i < count; ++i) {
+    const std::string payload = "record-" + std::to_string(i);
+    const std::string key = "k" + std::to_string(i);
+    storage::AppendRecord rec;
+    rec.key = AsBytes(key);
+    rec.payload = AsBytes(payload);
+    ASSERT_TRUE(opened->log->Append(rec).ok());
+  }
+  ASSERT_TRUE(opened->log->Close().ok());
+}
+
+inline void FlipByte(const std::string& path, uint64_t pos) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(pos));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x40);
+  f.seekp(static_cast<std::streamoff>(pos));
+  f.write(&c, 1);
+}
+
+}  // namespace ironbus::cli::testing
