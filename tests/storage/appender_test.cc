@@ -9,6 +9,7 @@
 #include <future>
 #include <thread>
 
+#include "base/crash_point.h"
 #include "storage_test_util.h"
 
 namespace ironbus::storage {
@@ -101,6 +102,20 @@ TEST_F(AppenderTest, AcksCarryConsecutiveOffsets) {
     EXPECT_EQ(*off, i);
   }
   EXPECT_EQ(log_->durable_offset(), 5u);
+}
+
+TEST_F(AppenderTest, CrashPointsBracketTheFdatasync) {
+  Start();
+  std::vector<std::pair<std::string, uint64_t>> seen;  // name, durable records at that point
+  SetCrashPointHook([&](std::string_view name) {
+    seen.emplace_back(std::string(name), testing::DurableRecordCount(fs_, SegPath(0)));
+  });
+  auto off = SubmitAndWait(Req(0));
+  SetCrashPointHook(nullptr);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, uint64_t>>{{"appender.after_write_before_sync", 0},
+                                                                  {"appender.after_sync_before_ack", 1}}));
+  EXPECT_EQ(fs_.CurrentContent(SegPath(0))->size(), 64 + FrameLen(16));
 }
 
 TEST_F(AppenderTest, GroupCommitCoversAWholeBatchWithOneFdatasync) {
