@@ -176,7 +176,6 @@ class Log {
   Status Roll();
   // Publishes the active writer's state at `mark`; `durable` also moves durable_offset_.
   void PublishActive(const SegmentMark& mark, bool durable);
-  Status ApplyRetentionLocked(uint64_t protect_floor_offset, RetentionResult* result);
 
   io::FileSystem* const fs_;
   const std::string dir_;
