@@ -55,7 +55,9 @@ std::vector<SegmentBuilder> BuildLog(std::mt19937_64& rng) {
       r.timestamp_ms = testing::kTs + rng() % 1000;
       if (rng() % 4 == 0) r.key = ToBytes("k" + std::to_string(rng() % 100));
       std::string payload = "o" + std::to_string(b.next_offset()) + ":";
-      payload.resize(payload.size() + rng() % 200, static_cast<char>('a' + rng() % 26));
+      const size_t extra = rng() % 200;  // one rng() per statement: the sequence is portable
+      const char fill = static_cast<char>('a' + rng() % 26);
+      payload.resize(payload.size() + extra, fill);
       r.payload = ToBytes(payload);
       b.Add(std::move(r));
     }
@@ -74,14 +76,19 @@ std::string Damage(std::mt19937_64& rng, Bytes* bytes) {
     case 0: {  // a few bit flips in a small window
       const uint64_t at = pick(format::kSegmentHeaderSize, len);
       const int flips = 1 + static_cast<int>(rng() % 4);
-      for (int i = 0; i < flips; ++i) (*bytes)[std::min(len - 1, at + rng() % 48)] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      for (int i = 0; i < flips; ++i) {
+        const uint64_t where = std::min(len - 1, at + rng() % 48);
+        const auto bit = static_cast<uint8_t>(1u << (rng() % 8));
+        (*bytes)[where] ^= bit;
+      }
       what << "flip@" << at;
       break;
     }
     case 1:
     case 2: {  // zeroed range (sometimes large)
       const uint64_t at = pick(format::kSegmentHeaderSize, len);
-      const uint64_t n = std::min(len - at, 1 + rng() % (rng() % 3 == 0 ? 4000 : 300));
+      const uint64_t max_len = rng() % 3 == 0 ? 4000 : 300;
+      const uint64_t n = std::min(len - at, 1 + rng() % max_len);
       std::fill(bytes->begin() + static_cast<ptrdiff_t>(at), bytes->begin() + static_cast<ptrdiff_t>(at + n), 0);
       what << "zero[" << at << "," << at + n << ")";
       break;
@@ -100,7 +107,9 @@ std::string Damage(std::mt19937_64& rng, Bytes* bytes) {
       break;
     }
     case 5: {  // segment header hit
-      (*bytes)[rng() % format::kSegmentHeaderSize] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      const uint64_t where = rng() % format::kSegmentHeaderSize;
+      const auto bit = static_cast<uint8_t>(1u << (rng() % 8));
+      (*bytes)[where] ^= bit;
       what << "header";
       break;
     }
