@@ -36,6 +36,8 @@ Result<OpenedDataDir> OpenDataDir(io::FileSystem* fs, const std::string& dir, co
                                   const storage::LogOptions& log_options, Clock* clock) {
   RecoveryOptions apply = options;
   apply.mode = Mode::kApply;
+  // The per-event cap follows the roll size the log is opened with: one source of truth.
+  apply.max_segment_bytes = log_options.max_segment_bytes;
   OpenedDataDir out;
   {
     Status st = fs->CreateDirs(dir);

@@ -39,7 +39,9 @@ struct OpenedDataDir {
   std::vector<std::string> warnings;  // best-effort recovery steps that failed
 };
 
-// `options.mode` is ignored (always kApply). The DLQ log uses the same options.
+// `options.mode` is ignored (always kApply) and `options.max_segment_bytes` is taken from
+// `log_options` (the caps follow the roll size the log runs with). The DLQ log uses the same
+// options, with retention off (dead letters are never reaped).
 Result<OpenedDataDir> OpenDataDir(io::FileSystem* fs, const std::string& dir, const RecoveryOptions& options,
                                   const storage::LogOptions& log_options, Clock* clock);
 

@@ -51,14 +51,10 @@ Status WriteLayout(io::FileSystem* fs, const std::string& dir) {
   return io::WriteFileAtomically(*fs, io::JoinPath(dir, format::kLayoutFileName), image);
 }
 
+// Valid record bytes after recovery (the planned state: cut tails excluded).
 uint64_t DurableBytes(const storage::LogState& state) {
   uint64_t total = 0;
-  for (const auto& seg : state.segments) {
-    if (seg.unreadable || seg.valid_end < format::kSegmentHeaderSize) continue;
-    uint64_t bytes = seg.valid_end - format::kSegmentHeaderSize;
-    for (const auto& span : seg.skipped) bytes -= std::min(bytes, span.byte_end - span.byte_start);
-    total = SatAdd(total, bytes);
-  }
+  for (const auto& seg : state.segments) total = SatAdd(total, seg.DurableRecordBytes());
   return total;
 }
 

@@ -104,9 +104,9 @@ TEST(OpenDataDirTest, LossOverACapOpensFrozenReadOnly) {
   Bytes seg1 = testing::ReadFile(&fs, "/data/seg-0000000000000001.log");
   for (uint64_t i = segs[1].frames()[1].start; i < segs[1].frames()[8].start; ++i) seg1[i] = 0xEE;
   ASSERT_TRUE(fs.SetFileContent("/data/seg-0000000000000001.log", seg1).ok());
-  RecoveryOptions opts;
-  opts.max_segment_bytes = 200;
-  auto opened = OpenDataDir(&fs, "/data", opts, RawOptions(), &clock);
+  storage::LogOptions log_options = RawOptions();
+  log_options.max_segment_bytes = 200;  // per-event cap 200
+  auto opened = OpenDataDir(&fs, "/data", RecoveryOptions{}, log_options, &clock);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   EXPECT_TRUE(opened->report.frozen);
   EXPECT_TRUE(opened->log->frozen());
