@@ -185,7 +185,15 @@ void CheckRecovered(io::FileSystem* fs, const std::string& dir, const Case& c, c
       }
     }
   }
+  // With every segment header intact, each span that stays in the log is bounded by good
+  // records or by the next segment's base: its offsets are known exactly.
+  bool headers_intact = true;
+  for (const auto& s : c.segs) headers_intact &= Intact(c, s.header().segment_id, 0, format::kSegmentHeaderSize);
   for (const auto& e : r.report.events) {
+    if (headers_intact && !e.truncated) {
+      EXPECT_TRUE(e.offsets_exact) << "segment " << e.segment_id << " bytes [" << e.byte_offset_start << ", "
+                                   << e.byte_offset_end << ")";
+    }
     if (!e.offsets_exact) continue;
     for (uint64_t o = e.first_lost_offset; o < e.end_lost_offset; ++o) EXPECT_EQ(served.count(o), 0u) << o;
   }
