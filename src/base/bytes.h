@@ -47,19 +47,25 @@ inline uint64_t DecodeFixed64(const uint8_t* src) {
 }
 
 inline void PutFixed16(Bytes* dst, uint16_t v) {
-  uint8_t b[2];
-  EncodeFixed16(b, v);
-  dst->insert(dst->end(), b, b + 2);
+  // resize + encode in place: vector::insert from a small array trips GCC 12's -Warray-bounds
+  // false positive at -O3.
+  const size_t at = dst->size();
+  dst->resize(at + 2);
+  EncodeFixed16(dst->data() + at, v);
 }
 inline void PutFixed32(Bytes* dst, uint32_t v) {
-  uint8_t b[4];
-  EncodeFixed32(b, v);
-  dst->insert(dst->end(), b, b + 4);
+  // resize + encode in place: vector::insert from a small array trips GCC 12's -Warray-bounds
+  // false positive at -O3.
+  const size_t at = dst->size();
+  dst->resize(at + 4);
+  EncodeFixed32(dst->data() + at, v);
 }
 inline void PutFixed64(Bytes* dst, uint64_t v) {
-  uint8_t b[8];
-  EncodeFixed64(b, v);
-  dst->insert(dst->end(), b, b + 8);
+  // resize + encode in place: vector::insert from a small array trips GCC 12's -Warray-bounds
+  // false positive at -O3.
+  const size_t at = dst->size();
+  dst->resize(at + 8);
+  EncodeFixed64(dst->data() + at, v);
 }
 inline void PutBytes(Bytes* dst, ByteView v) { dst->insert(dst->end(), v.begin(), v.end()); }
 
