@@ -43,8 +43,12 @@ struct SegmentState {
   uint64_t last_seq = 0;        // seq of the last valid record; meaningful only with has_records
   int64_t max_timestamp_ms = 0; // of valid records; 0 when none
   uint64_t valid_end = 0;       // byte position where record bytes end (>= 64)
-  uint64_t file_len = 0;        // bytes on disk (valid_end + 32 when sealed)
-  bool sealed = false;          // a trusted footer follows valid_end
+  uint64_t file_len = 0;        // bytes on disk (valid_end + 32 when a trusted footer follows)
+  // Never appended to again. Every segment but the last is sealed: normally a trusted footer
+  // follows valid_end; under D1 recovery also marks a damaged non-last segment sealed (its
+  // footer may be gone), since nothing is ever written into it again. The last segment is
+  // sealed only after a crash between seal and the next create (roll forward).
+  bool sealed = false;
   // The header was unreadable: the whole file is skipped, [base_offset, end_offset) is lost
   // and nothing in it is served (base values are derived from the neighbours).
   bool unreadable = false;
