@@ -1,0 +1,238 @@
+// Envelope and the consuming / control frames; dispatch to the other body codecs.
+#include <limits>
+
+#include "protocol/body_reader.h"
+#include "protocol/codec.h"
+#include "protocol/codec_internal.h"
+
+namespace ironbus::protocol {
+namespace {
+
+using internal::BodyReader;
+using internal::PutU8;
+using internal::PutVar;
+
+template <typename... T>
+struct Overloaded : T... {
+  using T::operator()...;
+};
+template <typename... T>
+Overloaded(T...) -> Overloaded<T...>;
+
+Status EncodeBody(const Frame& frame, Bytes* body) {
+  return std::visit(
+      Overloaded{
+          [&](const Connect& c) { internal::EncodeConnect(c, body); return Status::Ok(); },
+          [&](const Info& i) { internal::EncodeInfo(i, body); return Status::Ok(); },
+          [&](const Ping&) { return Status::Ok(); },
+          [&](const Pong&) { return Status::Ok(); },
+          [&](const Ok&) { return Status::Ok(); },
+          [&](const Unsub&) { return Status::Ok(); },
+          [&](const Pub& p) { return internal::EncodePub(p, body); },
+          [&](const Sub& s) { PutBytes(body, s.group); return Status::Ok(); },
+          [&](const Ack& a) {
+            PutU8(body, a.op);
+            PutFixed64(body, a.offset);
+            PutFixed64(body, a.generation);
+            PutFixed64(body, a.delay_ms);
+            return Status::Ok();
+          },
+          [&](const Flow& f) { PutFixed32(body, f.credit); return Status::Ok(); },
+          [&](const Err& e) {
+            if (!e.code.empty()) {
+              if (e.code.size() > kMaxErrCodeLen) return Status::OutOfRange("error code longer than 255 bytes");
+              PutU8(body, kErrCodedMarker);
+              PutU8(body, static_cast<uint8_t>(e.code.size()));
+              PutBytes(body, AsBytes(e.code));
+            }
+            PutBytes(body, AsBytes(e.message));
+            return Status::Ok();
+          },
+          [&](const Deliver& d) {
+            PutFixed64(body, d.offset);
+            PutFixed64(body, d.generation);
+            PutU8(body, d.flags);
+            PutFixed64(body, d.timestamp_ms);
+            if (!PutVar(body, d.key)) return internal::TooLong("key");
+            if (!PutVar(body, d.headers)) return internal::TooLong("headers");
+            PutBytes(body, d.payload);
+            return Status::Ok();
+          },
+          [&](const PubAck& a) { PutFixed64(body, a.offset); return Status::Ok(); },
+          [&](const PubAckDuplicate& a) { PutFixed64(body, a.offset); return Status::Ok(); },
+          [&](const AckStatus& s) { PutU8(body, s.status); return Status::Ok(); },
+          [&](const FlowEnd& f) { PutFixed32(body, f.count); return Status::Ok(); },
+          [&](const DeadLetter& d) { PutFixed64(body, d.offset); PutU8(body, d.reason); return Status::Ok(); },
+          [&](const Truncated& t) {
+            PutFixed64(body, t.earliest_retained);
+            PutFixed64(body, t.skipped);
+            return Status::Ok();
+          },
+          [&](const CumulativeAck& c) { PutFixed64(body, c.up_to); PutBytes(body, c.group); return Status::Ok(); },
+          [&](const GapMarker& g) {
+            PutFixed64(body, g.from);
+            PutFixed64(body, g.to);
+            PutFixed64(body, g.bytes_skipped);
+            PutU8(body, g.reason);
+            return Status::Ok();
+          },
+          [&](const ProduceConfirm& p) { PutFixed64(body, p.offset); PutU8(body, p.status); return Status::Ok(); },
+          [&](const Fetch& f) {
+            PutU8(body, kBodyVersion);
+            PutFixed16(body, static_cast<uint16_t>(kFetchFieldLen));
+            PutU8(body, f.no_wait ? kFetchNoWait : 0);
+            PutFixed32(body, f.max_records);
+            PutFixed64(body, f.max_bytes);
+            PutFixed64(body, f.expires_ms);
+            return Status::Ok();
+          },
+          [&](const auto& v2) { return internal::EncodeV2(Frame(v2), body); },
+      },
+      frame);
+}
+
+// A fixed-size body: exactly `size` bytes, trailing bytes rejected.
+bool Exactly(ByteView body, size_t size) { return body.size() == size; }
+
+Status Malformed(std::string_view what) { return Status::InvalidArgument("malformed " + std::string(what) + " body"); }
+
+}  // namespace
+
+Status EncodeFrame(const Frame& frame, Bytes* out) {
+  Bytes body;
+  RETURN_IF_ERROR(EncodeBody(frame, &body));
+  if (body.size() + kTagSize > kMaxFrameLen) return Status::OutOfRange("frame longer than the 16 MiB + 64 KiB maximum");
+  PutFixed32(out, static_cast<uint32_t>(body.size() + kTagSize));
+  PutU8(out, static_cast<uint8_t>(TagOf(frame)));
+  PutBytes(out, body);
+  return Status::Ok();
+}
+
+Result<Bytes> EncodeFrame(const Frame& frame) {
+  Bytes out;
+  RETURN_IF_ERROR(EncodeFrame(frame, &out));
+  return out;
+}
+
+Result<Frame> DecodeBody(uint8_t raw_tag, ByteView body, Direction direction) {
+  BodyReader r(body);
+  switch (static_cast<Tag>(raw_tag)) {
+    case Tag::kConnect: return internal::DecodeConnect(body);
+    case Tag::kInfo: return internal::DecodeInfo(body);
+    case Tag::kPing: return Frame(Ping{});
+    case Tag::kPong: return Frame(Pong{});
+    case Tag::kOk: return Frame(Ok{});
+    case Tag::kUnsub: return Frame(Unsub{});
+    case Tag::kPub: {
+      ASSIGN_OR_RETURN(Pub p, internal::DecodePub(body));
+      return Frame(std::move(p));
+    }
+    case Tag::kSub: return Frame(Sub{r.Rest()});
+    case Tag::kAck: {
+      if (!Exactly(body, kAckBodySize)) return Malformed("ack");
+      Ack a;
+      a.op = r.U8();
+      a.offset = r.U64();
+      a.generation = r.U64();
+      a.delay_ms = r.U64();
+      if (a.op > kAckOpProgress) return Status::InvalidArgument("bad ack op " + std::to_string(a.op));
+      return Frame(a);
+    }
+    case Tag::kFlow:
+      if (!Exactly(body, 4)) return Status::InvalidArgument(std::string(kTextFlowCreditMustBeU32));
+      return Frame(Flow{r.U32()});
+    case Tag::kErr: {
+      Err e;
+      // Coded: 0x00, code_len, code, message, when the code fits; otherwise all message.
+      if (body.size() >= 2 && body[0] == kErrCodedMarker && size_t{body[1]} + 2 <= body.size()) {
+        e.code = std::string(AsChars(body.subspan(2, body[1])));
+        e.message = std::string(AsChars(body.subspan(2 + body[1])));
+      } else {
+        e.message = std::string(AsChars(body));
+      }
+      return Frame(std::move(e));
+    }
+    case Tag::kDeliver: {
+      Deliver d;
+      d.offset = r.U64();
+      d.generation = r.U64();
+      d.flags = r.U8();
+      d.timestamp_ms = r.U64();
+      d.key = r.Var();
+      d.headers = r.Var();
+      d.payload = r.Rest();
+      if (!r.ok()) return Malformed("deliver");
+      return Frame(std::move(d));
+    }
+    case Tag::kPubAck:
+      if (!Exactly(body, 8)) return Malformed("puback");
+      return Frame(PubAck{r.U64()});
+    case Tag::kPubAckDuplicate:
+      if (!Exactly(body, 8)) return Malformed("puback duplicate");
+      return Frame(PubAckDuplicate{r.U64()});
+    case Tag::kAckStatus:
+      if (!Exactly(body, 1)) return Malformed("ack status");
+      return Frame(AckStatus{r.U8()});
+    case Tag::kFlowEnd:
+      if (!Exactly(body, 4)) return Malformed("flow end");
+      return Frame(FlowEnd{r.U32()});
+    case Tag::kDeadLetter: {
+      if (!Exactly(body, 9)) return Malformed("dead letter");
+      DeadLetter d{r.U64(), 0};
+      d.reason = r.U8();
+      return Frame(d);
+    }
+    case Tag::kTruncated: {
+      if (!Exactly(body, 16)) return Malformed("truncated");
+      Truncated t{r.U64(), 0};
+      t.skipped = r.U64();
+      return Frame(t);
+    }
+    case Tag::kCumulativeAck: {
+      if (body.size() < 8) return Malformed("cumulative ack");
+      CumulativeAck c{r.U64(), {}};
+      c.group = r.Rest();
+      return Frame(std::move(c));
+    }
+    case Tag::kGapMarker: {
+      if (!Exactly(body, 25)) return Malformed("gap marker");
+      GapMarker g;
+      g.from = r.U64();
+      g.to = r.U64();
+      g.bytes_skipped = r.U64();
+      g.reason = r.U8();
+      return Frame(g);
+    }
+    case Tag::kProduceConfirm: {
+      if (!Exactly(body, 9)) return Malformed("produce confirm");
+      ProduceConfirm p{r.U64(), 0};
+      p.status = r.U8();
+      return Frame(p);
+    }
+    case Tag::kFetch: {
+      auto block = r.Block();
+      if (!block) return Malformed("fetch");
+      Fetch f;
+      f.no_wait = (block->U8() & kFetchNoWait) != 0;
+      f.max_records = block->U32();
+      f.max_bytes = block->U64();
+      f.expires_ms = block->U64();
+      if (!block->ok()) return Malformed("fetch");
+      return Frame(f);
+    }
+    case Tag::kStreamDeclare:
+    case Tag::kStreamInfo:
+    case Tag::kPubTo:
+    case Tag::kSubTo:
+    case Tag::kBindSubject:
+    case Tag::kPubSubject:
+    case Tag::kSubSubject:
+    case Tag::kNotLeader:
+      return internal::DecodeV2(static_cast<Tag>(raw_tag), body, direction == Direction::kToServer);
+    case Tag::kNack:
+      return Status::InvalidArgument(std::string(kTextVerbNotSupported));
+  }
+  return Status::NotFound(std::string(kTextUnknownFrameType));
+}
+
+}  // namespace ironbus::protocol

@@ -1,0 +1,45 @@
+#include "protocol/frame_decoder.h"
+
+namespace ironbus::protocol {
+
+void FrameDecoder::Feed(ByteView bytes) {
+  if (!error_.empty()) return;
+  // Compact what Next already handed out before growing: the buffer holds at most one partial
+  // frame plus this feed.
+  if (start_ > 0) {
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
+    start_ = 0;
+  }
+  buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+}
+
+size_t FrameDecoder::missing() const {
+  const size_t have = buffered();
+  if (have < kLengthPrefixSize) return 0;
+  const uint32_t len = DecodeFixed32(buffer_.data() + start_);
+  const size_t total = kLengthPrefixSize + len;
+  return total > have ? total - have : 0;
+}
+
+FrameDecoder::State FrameDecoder::Next(RawFrame* out) {
+  if (!error_.empty()) return State::kBroken;
+  const size_t have = buffered();
+  if (have < kLengthPrefixSize) return State::kNeedMore;
+  const uint32_t len = DecodeFixed32(buffer_.data() + start_);
+  // Checked on the prefix alone, before waiting for (or allocating) the body.
+  if (len == 0) {
+    error_ = "frame length 0 (there is always a tag byte)";
+    return State::kBroken;
+  }
+  if (len > max_frame_len_) {
+    error_ = "frame length " + std::to_string(len) + " above the maximum " + std::to_string(max_frame_len_);
+    return State::kBroken;
+  }
+  if (have < kLengthPrefixSize + len) return State::kNeedMore;
+  out->tag = buffer_[start_ + kLengthPrefixSize];
+  out->body = ByteView(buffer_.data() + start_ + kLengthPrefixSize + kTagSize, len - kTagSize);
+  start_ += kLengthPrefixSize + len;
+  return State::kFrame;
+}
+
+}  // namespace ironbus::protocol

@@ -1,0 +1,53 @@
+// FrameDecoder: splits a byte stream into frames (spec/protocol.md section 2).
+//
+// Feed bytes as they arrive; Next() yields one whole frame at a time. The 4-byte length is
+// checked against the maximum BEFORE any allocation: a length of 0 or above max_frame_len
+// means the stream can no longer be framed (kBroken; the connection must close). A bad body
+// inside a well-formed envelope is not the decoder's business: DecodeBody reports it and the
+// connection stays open.
+//
+// Memory: the buffer never holds more than one partial frame plus what one Feed delivered;
+// consumed bytes are compacted away.
+//
+// Thread safety: one decoder per connection, used by its reader only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/bytes.h"
+#include "protocol/wire_format.h"
+
+namespace ironbus::protocol {
+
+struct RawFrame {
+  uint8_t tag = 0;
+  ByteView body;  // valid until the next Feed or Next
+};
+
+class FrameDecoder {
+ public:
+  enum class State : uint8_t { kFrame, kNeedMore, kBroken };
+
+  explicit FrameDecoder(uint32_t max_frame_len = kMaxFrameLen) : max_frame_len_(max_frame_len) {}
+
+  void Feed(ByteView bytes);
+  // kFrame: *out holds the next frame. kNeedMore: feed more. kBroken: error() says why; every
+  // later call returns kBroken.
+  State Next(RawFrame* out);
+
+  const std::string& error() const { return error_; }
+  // Bytes held that do not yet form a frame.
+  size_t buffered() const { return buffer_.size() - start_; }
+  // How many more bytes would complete the frame being received (0 when unknown: fewer than 4
+  // prefix bytes). Lets a reader size its next read without over-allocating.
+  size_t missing() const;
+
+ private:
+  const uint32_t max_frame_len_;
+  Bytes buffer_;
+  size_t start_ = 0;  // first byte not yet handed out
+  std::string error_;
+};
+
+}  // namespace ironbus::protocol
