@@ -39,7 +39,10 @@ Status EncodeBody(const Frame& frame, Bytes* body) {
           },
           [&](const Flow& f) { PutFixed32(body, f.credit); return Status::Ok(); },
           [&](const Err& e) {
-            if (!e.code.empty()) {
+            // Uncoded text never starts with 0x00; a message that does is sent coded with an
+            // empty code, so it decodes back to itself.
+            const bool message_looks_coded = !e.message.empty() && e.message[0] == '\0';
+            if (!e.code.empty() || message_looks_coded) {
               if (e.code.size() > kMaxErrCodeLen) return Status::OutOfRange("error code longer than 255 bytes");
               PutU8(body, kErrCodedMarker);
               PutU8(body, static_cast<uint8_t>(e.code.size()));
