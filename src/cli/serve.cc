@@ -1,7 +1,7 @@
 // `serve` (spec/cli-config-ops.md section 2): opens the data directory under its exclusive
-// lock, runs recovery, prints the data directory and the recovery summary, and runs until
-// SIGINT or SIGTERM, then closes cleanly (final fdatasync) and exits 0. The network listener
-// (protocol, sessions) is the next milestone; until then serve owns and guards the log.
+// lock, runs recovery, starts the appender (group commit) and the TCP broker, prints the
+// listening address, data directory and recovery summary, and runs until SIGINT or SIGTERM;
+// then it stops accepting, answers what it received, syncs, closes and exits 0.
 #include <signal.h>
 
 #include <iostream>
@@ -14,6 +14,8 @@
 #include "format/record_format.h"
 #include "io/posix_file_system.h"
 #include "recovery/open_data_dir.h"
+#include "server/broker.h"
+#include "storage/appender.h"
 
 namespace ironbus::cli {
 namespace {
@@ -31,6 +33,7 @@ struct ServeFlags {
   uint64_t max_retained_bytes = 0;
   int64_t max_age_ms = 0;
   uint64_t max_messages = 0;
+  int io_threads = 2;
   bool json = false;
 };
 
@@ -107,7 +110,7 @@ int RunServe(const ServeFlags& flags) {
 
   const std::string host = flags.addr.substr(0, flags.addr.rfind(':'));
   if (host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
-    return Usage("--addr " + flags.addr + ": only loopback binds are allowed without TLS (security.md)");
+    return Usage("--addr " + flags.addr + ": only loopback addresses are allowed until TLS exists");
   }
 
   const std::string dir = flags.data_dir.empty() ? DefaultDataDir() : flags.data_dir;
@@ -127,26 +130,43 @@ int RunServe(const ServeFlags& flags) {
               << ": acknowledged writes can be lost on a power cut (invariant I2 waived)\n";
   }
   const storage::Log& log = *opened->log;
+  auto appender = storage::Appender::Start(opened->log.get(), SystemClock::Default());
+  if (!appender.ok()) return Fail("serve", flags.json, kExitInternal, appender.status().message());
+  server::BrokerOptions broker_options;
+  const size_t colon = flags.addr.rfind(':');
+  broker_options.host = flags.addr.substr(0, colon);
+  if (broker_options.host.size() > 2 && broker_options.host.front() == '[') {
+    broker_options.host = broker_options.host.substr(1, broker_options.host.size() - 2);
+  }
+  try {
+    broker_options.port = static_cast<uint16_t>(std::stoul(flags.addr.substr(colon + 1)));
+  } catch (const std::exception&) {
+    return Usage("--addr needs host:port, got \"" + flags.addr + "\"");
+  }
+  broker_options.io_threads = flags.io_threads;
+  server::Broker broker(opened->log.get(), appender->get(), broker_options);
+  if (Status s = broker.Start(); !s.ok()) return Fail("serve", flags.json, kExitInternal, s.message());
+  const std::string listen_addr = broker_options.host + ":" + std::to_string(broker.port());
   if (flags.json) {
     PrintJsonLine({{"schema", "ironbus.cli.serve-status.v1"},
-                   {"addr", flags.addr},
+                   {"addr", listen_addr},
                    {"data_dir", dir},
                    {"health_addr", nullptr},
+                   {"max_connections", broker_options.max_connections},
                    {"durability", flags.durability},
                    {"durable_offset", log.durable_offset()},
                    {"frozen", log.frozen()},
                    {"recovery", nlohmann::json::parse(opened->report.ToJson(), nullptr, false)},
                    {"exit_code", 0}});
   } else {
-    std::cout << "ironbus data dir " << dir << '\n';
+    std::cout << "ironbus listening on " << listen_addr << ", data dir " << dir << '\n';
     std::cout << Summary("recovery", log, opened->report) << '\n';
     if (opened->dlq_log) std::cout << Summary("dlq recovery", *opened->dlq_log, opened->dlq_report) << '\n';
-    std::cout << "materialized-config profile=" << flags.profile << " data_dir=" << dir
+    std::cout << "materialized-config profile=" << flags.profile << " addr=" << listen_addr << " data_dir=" << dir
+              << " max_connections=" << broker_options.max_connections
               << " segment_size=" << log_options.max_segment_bytes << " durability_level=" << flags.durability
               << " power_loss_safe=" << (log_options.durability == storage::Durability::kSync ? "true" : "false")
               << " compression=" << flags.compression << " storage=disk\n";
-    std::cout << "ironbus ready (wire listener on " << flags.addr
-              << " comes with the broker milestone); Ctrl-C stops\n";
     std::cout.flush();
   }
   if (log.frozen()) {
@@ -155,6 +175,10 @@ int RunServe(const ServeFlags& flags) {
   }
 
   const int sig = WaitForStopSignal();
+  // Stop accepting, answer every request already received (in-flight fdatasyncs included),
+  // then drain the appender with a final sync and close the logs.
+  broker.Stop();
+  (void)(*appender)->Stop();
   Status closed = opened->log->Close();
   if (opened->dlq_log) {
     Status dlq_closed = opened->dlq_log->Close();
@@ -190,6 +214,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   serve->add_option("--max-retained-bytes", flags->max_retained_bytes, "Retention by record bytes (0 = off)");
   serve->add_option("--max-age-ms", flags->max_age_ms, "Retention by age (0 = off)");
   serve->add_option("--max-messages", flags->max_messages, "Retention by record count (0 = off)");
+  serve->add_option("--io-threads", flags->io_threads, "Network threads (default 2)")->check(CLI::Range(1, 64));
   serve->add_flag("--json", flags->json, "Print ironbus.cli.serve-status.v1 instead of the banner");
   serve->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }

@@ -10,5 +10,6 @@ namespace ironbus::cli {
 void RegisterServe(CLI::App& app, int* exit_code);
 void RegisterPeekAndDump(CLI::App& app, int* exit_code);
 void RegisterScrubVerifyRepair(CLI::App& app, int* exit_code);
+void RegisterPub(CLI::App& app, int* exit_code);
 
 }  // namespace ironbus::cli

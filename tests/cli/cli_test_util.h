@@ -57,17 +57,19 @@ class ServeProcess {
       (void)f;
       f = std::freopen((out_path_ + ".err").c_str(), "w", stderr);
       (void)f;
-      execl(IRONBUS_BINARY, IRONBUS_BINARY, "serve", "--data-dir", data_dir.c_str(), static_cast<char*>(nullptr));
+      // Port 0: any free port, so tests can run in parallel; the banner names it.
+      execl(IRONBUS_BINARY, IRONBUS_BINARY, "serve", "--data-dir", data_dir.c_str(), "--addr", "127.0.0.1:0",
+            static_cast<char*>(nullptr));
       _exit(127);
     }
   }
   ~ServeProcess() {
     if (pid_ > 0) (void)Stop(SIGKILL);
   }
-  // Waits until the banner says the broker is ready (or the process died).
+  // Waits until the banner is complete (or the process died).
   bool WaitReady() {
     for (int i = 0; i < 200; ++i) {
-      if (output().find("ironbus ready") != std::string::npos) return true;
+      if (output().find("materialized-config") != std::string::npos) return true;
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -87,6 +89,15 @@ class ServeProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   std::string output() const { return Slurp(out_path_); }
+  // "127.0.0.1:<port>" from "ironbus listening on <addr>, data dir ...".
+  std::string addr() const {
+    const std::string out = output();
+    const std::string marker = "ironbus listening on ";
+    const size_t at = out.find(marker);
+    if (at == std::string::npos) return "";
+    const size_t end = out.find(',', at);
+    return out.substr(at + marker.size(), end - at - marker.size());
+  }
   std::string errors() const { return Slurp(out_path_ + ".err"); }
 
  private:

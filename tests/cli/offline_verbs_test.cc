@@ -158,10 +158,11 @@ TEST_F(OfflineVerbs, VerifyReportsACheckpointWithNoValidSlot) {
 TEST_F(OfflineVerbs, ServeHoldsTheLockAndStopsCleanly) {
   ServeProcess serve(data_, scratch_.path());
   ASSERT_TRUE(serve.WaitReady()) << serve.output() << serve.errors();
-  EXPECT_NE(serve.output().find("ironbus data dir " + data_), std::string::npos);
+  EXPECT_NE(serve.output().find(", data dir " + data_), std::string::npos);
+  EXPECT_EQ(serve.addr().rfind("127.0.0.1:", 0), 0u) << serve.output();
   EXPECT_NE(serve.output().find("recovery: 1 segment(s)"), std::string::npos) << serve.output();
 
-  RunResult second = Run("serve --data-dir " + data_);
+  RunResult second = Run("serve --addr 127.0.0.1:0 --data-dir " + data_);
   EXPECT_EQ(second.exit_code, 70);
   EXPECT_NE(second.err.find("another ironbus broker is already running on " + data_), std::string::npos)
       << second.err;
