@@ -1,11 +1,13 @@
-// Internal: bounds-checked readers and writers for body fields. Every read checks what is
-// left first; a failed read latches, so a decoder can read all fields and test once.
+// Internal: bounds-checked readers and writers for body fields. Every read checks what is left
+// first; the first failure latches with its kind (truncated or bad version), so a decoder can
+// read all fields and test once.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 
 #include "base/bytes.h"
+#include "protocol/codec.h"
 #include "protocol/wire_format.h"
 
 namespace ironbus::protocol::internal {
@@ -18,26 +20,33 @@ class BodyReader {
   uint16_t U16() { return Take<uint16_t>(2, DecodeFixed16); }
   uint32_t U32() { return Take<uint32_t>(4, DecodeFixed32); }
   uint64_t U64() { return Take<uint64_t>(8, DecodeFixed64); }
+  // A var field: u16 length, then that many bytes (a length past the end is kTruncated).
   Bytes Var() {
     const uint16_t n = U16();
     return Raw(n);
   }
   Bytes Raw(size_t n) {
     if (!Need(n)) return {};
-    Bytes out(body_.begin() + static_cast<std::ptrdiff_t>(pos_), body_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
+    Bytes out(body_.begin() + static_cast<std::ptrdiff_t>(pos_),
+              body_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
     pos_ += n;
     return out;
   }
   Bytes Rest() { return Raw(remaining()); }
 
-  // Reads a versioned block header and returns a reader over exactly its field bytes (the
-  // caller ignores what follows unless the verb defines a tail). Fails on a version other
-  // than 1 or a field_len beyond the body.
+  // Reads a versioned block header and returns a reader over exactly its field bytes (the caller
+  // ignores what follows unless the verb defines a tail). A version other than 1 latches
+  // kBadVersion; a missing header or a field_len beyond the body latches kTruncated.
   std::optional<BodyReader> Block() {
     const uint8_t version = U8();
     const uint16_t field_len = U16();
-    if (!ok() || version != kBodyVersion || field_len > remaining()) {
-      failed_ = true;
+    if (!ok()) return std::nullopt;
+    if (version != kBodyVersion) {
+      Fail(DecodeError::kBadVersion);
+      return std::nullopt;
+    }
+    if (field_len > remaining()) {
+      Fail(DecodeError::kTruncated);
       return std::nullopt;
     }
     BodyReader inner(body_.subspan(pos_, field_len));
@@ -46,13 +55,17 @@ class BodyReader {
   }
 
   size_t remaining() const { return body_.size() - pos_; }
-  bool ok() const { return !failed_; }
-  bool AtEnd() const { return ok() && remaining() == 0; }
+  bool ok() const { return error_ == DecodeError::kNone; }
+  DecodeError error() const { return error_; }
+  void Fail(DecodeError e) {
+    if (ok()) error_ = e;
+  }
 
  private:
   bool Need(size_t n) {
-    if (failed_ || remaining() < n) {
-      failed_ = true;
+    if (!ok()) return false;
+    if (remaining() < n) {
+      Fail(DecodeError::kTruncated);
       return false;
     }
     return true;
@@ -67,7 +80,7 @@ class BodyReader {
 
   ByteView body_;
   size_t pos_ = 0;
-  bool failed_ = false;
+  DecodeError error_ = DecodeError::kNone;
 };
 
 inline void PutU8(Bytes* out, uint8_t v) { out->push_back(v); }

@@ -1,5 +1,7 @@
-// v1 bodies and the dispatch. Layouts: wire_format.h and docs/protocol.md.
+// Handshake (Connect, Info) and Pub bodies, TagOf. Layouts: wire_format.h and docs/protocol.md.
 #include "protocol/codec.h"
+
+#include "format/record_format.h"
 
 #include "protocol/body_reader.h"
 #include "protocol/codec_internal.h"
@@ -10,12 +12,21 @@ using internal::BodyReader;
 using internal::PutU8;
 using internal::PutVar;
 
+// The stored bits of the Pub flags byte are the record flags of storage.md, bit for bit: the
+// server clears kPubWireOnlyMask and stores the rest.
+static_assert(kPubFlagCompressed == format::kFlagCompressed);
+static_assert(kPubFlagHasKey == format::kFlagHasKey);
+static_assert(kPubFlagHasXxh3 == format::kFlagHasXxh3);
+static_assert((kPubWireOnlyMask & (kPubFlagCompressed | kPubFlagHasKey | kPubFlagHasXxh3)) == 0);
+
 uint8_t Pub::ack_level() const {
-  if ((flags & kPubFlagFireAndForget) != 0) return 0;
+  if ((flags & kPubFlagFireAndForget) != 0) return kAckLevelNone;
+  // The two-bit field encodes 0 = level 1 (so an old client's 0x00 is the default), 1 = level 0,
+  // 2 = level 2, and the reserved 3 falls back to the default.
   switch ((flags & kPubAckLevelMask) >> kPubAckLevelShift) {
-    case 1: return 0;
-    case 2: return 2;
-    default: return 1;  // 0, and 3 (reserved) read as level 1
+    case 1: return kAckLevelNone;
+    case 2: return kAckLevelConsumed;
+    default: return kAckLevelDurable;
   }
 }
 
@@ -52,6 +63,7 @@ Tag TagOf(const Frame& frame) {
     Tag operator()(const PubSubject&) { return Tag::kPubSubject; }
     Tag operator()(const SubSubject&) { return Tag::kSubSubject; }
     Tag operator()(const NotLeader&) { return Tag::kNotLeader; }
+    Tag operator()(const DeliverBatch&) { return Tag::kDeliverBatch; }
   };
   return std::visit(Visitor{}, frame);
 }
@@ -60,10 +72,15 @@ namespace internal {
 
 Status TooLong(std::string_view what) { return Status::OutOfRange(std::string(what) + " longer than 65535 bytes"); }
 
+Status Malformed(DecodeError* why, DecodeError kind, std::string_view what) {
+  *why = kind;
+  return Status::InvalidArgument("malformed " + std::string(what) + " body");
+}
+
 // ---- handshake ----
 
-void EncodeConnect(const Connect& c, Bytes* out) {
-  if (c.legacy) return;
+Status EncodeConnect(const Connect& c, Bytes* out) {
+  if (c.legacy) return Status::Ok();
   uint8_t flags = 0;
   if (c.requested_credit) flags |= kCapHasCredit;
   if (c.requested_credit_bytes) flags |= kCapHasCreditBytes;
@@ -73,6 +90,7 @@ void EncodeConnect(const Connect& c, Bytes* out) {
   if (c.default_tier) flags |= kCapHasDefaultTier;
   if (c.understands_deliver_batch) flags |= kCapDeliverBatch;
   if (c.understands_streams) flags |= kCapStreams;
+  if (c.auth && c.auth->material.size() > kMaxVarFieldLen) return TooLong("auth material");
   Bytes block;
   PutU8(&block, flags);
   PutFixed32(&block, c.requested_credit.value_or(0));
@@ -86,12 +104,14 @@ void EncodeConnect(const Connect& c, Bytes* out) {
   if (c.auth) {
     PutU8(out, kAuthMarker);
     PutU8(out, c.auth->mechanism);
-    PutFixed16(out, static_cast<uint16_t>(c.auth->material.size()));
-    PutBytes(out, c.auth->material);
+    PutVar(out, c.auth->material);
+  } else {
+    PutBytes(out, c.unparsed_auth);
   }
+  return Status::Ok();
 }
 
-Result<Frame> DecodeConnect(ByteView body) {
+Result<Frame> DecodeConnect(ByteView body, DecodeError* why) {
   Connect c;
   if (body.empty()) {
     c.legacy = true;
@@ -99,31 +119,38 @@ Result<Frame> DecodeConnect(ByteView body) {
   }
   BodyReader r(body);
   auto block = r.Block();
-  if (!block) return Status::InvalidArgument("malformed connect body");
+  if (!block) return Malformed(why, r.error(), "connect");
   const uint8_t flags = block->U8();
   const uint32_t credit = block->U32();
   const uint64_t credit_bytes = block->U64();
-  if (!block->ok()) return Status::InvalidArgument("malformed connect body");
+  // Appended bytes are read only when their presence bit is set, in this order, so a missing
+  // earlier one never shifts a later one.
+  if (flags & kCapHasDefaultAckLevel) c.default_ack_level = block->U8();
+  if (flags & kCapHasDefaultTier) c.default_tier = block->U8();
+  if (!block->ok()) return Malformed(why, block->error(), "connect");
+  // flags2 is present only when non-zero and always last; anything after it is a newer field.
+  if (block->remaining() > 0) c.flags2 = block->U8();
   if (flags & kCapHasCredit) c.requested_credit = credit;
   if (flags & kCapHasCreditBytes) c.requested_credit_bytes = credit_bytes;
   c.wants_gap_marker = (flags & kCapGapMarker) != 0;
   c.understands_streaming = (flags & kCapStreaming) != 0;
   c.understands_deliver_batch = (flags & kCapDeliverBatch) != 0;
   c.understands_streams = (flags & kCapStreams) != 0;
-  // Appended bytes are read only when their presence bit is set, in this order, so a missing
-  // earlier one never shifts a later one.
-  if (flags & kCapHasDefaultAckLevel) c.default_ack_level = block->U8();
-  if (flags & kCapHasDefaultTier) c.default_tier = block->U8();
-  if (!block->ok()) return Status::InvalidArgument("malformed connect body");
-  if (block->remaining() > 0) c.flags2 = block->U8();
-  if (r.remaining() > 0) {
-    if (r.U8() != kAuthMarker) return Status::InvalidArgument("malformed connect auth section");
+  // The auth section. A tail that is not one (another marker, cut short) is not a malformed
+  // Connect: spec 5.3 makes it an auth failure on an auth-required broker and nothing at all on
+  // a broker without identities, so it is kept for the server to judge.
+  Bytes tail = r.Rest();
+  if (!tail.empty()) {
+    BodyReader a(tail);
+    const uint8_t marker = a.U8();
     AuthSection auth;
-    auth.mechanism = r.U8();
-    const uint16_t len = r.U16();
-    auth.material = r.Raw(len);
-    if (!r.ok()) return Status::InvalidArgument("malformed connect auth section");
-    c.auth = std::move(auth);
+    auth.mechanism = a.U8();
+    auth.material = a.Var();
+    if (a.ok() && marker == kAuthMarker) {
+      c.auth = std::move(auth);  // bytes after the material are ignored
+    } else {
+      c.unparsed_auth = std::move(tail);
+    }
   }
   return Frame(std::move(c));
 }
@@ -155,37 +182,39 @@ void EncodeInfo(const Info& i, Bytes* out) {
   PutBytes(out, block);
 }
 
-Result<Frame> DecodeInfo(ByteView body) {
+Result<Frame> DecodeInfo(ByteView body, DecodeError* why) {
   Info i;
   if (body.empty()) {
-    i.legacy = true;
+    i.legacy = true;  // an old server: no adverts, no capabilities
     return Frame(i);
   }
   BodyReader r(body);
   auto block = r.Block();
-  if (!block) return Status::InvalidArgument("malformed info body");
+  if (!block) return Malformed(why, r.error(), "info");
   const uint8_t flags = block->U8();
-  Advert<uint32_t> credit{block->U32(), 0};
+  Advert<uint32_t> credit;
+  credit.negotiated = block->U32();
   credit.cap = block->U32();
-  Advert<uint64_t> credit_bytes{block->U64(), 0};
+  Advert<uint64_t> credit_bytes;
+  credit_bytes.negotiated = block->U64();
   credit_bytes.cap = block->U64();
-  if (!block->ok()) return Status::InvalidArgument("malformed info body");
+  if (flags & kCapHasDefaultAckLevel) i.default_ack_level = block->U8();
+  if (flags & kCapHasDefaultTier) i.default_tier = block->U8();
+  if (!block->ok()) return Malformed(why, block->error(), "info");
+  if (block->remaining() > 0) i.flags2 = block->U8();
   if (flags & kCapHasCredit) i.credit = credit;
   if (flags & kCapHasCreditBytes) i.credit_bytes = credit_bytes;
   i.gap_marker = (flags & kCapGapMarker) != 0;
   i.streaming = (flags & kCapStreaming) != 0;
   i.deliver_batch = (flags & kCapDeliverBatch) != 0;
   i.streams = (flags & kCapStreams) != 0;
-  if (flags & kCapHasDefaultAckLevel) i.default_ack_level = block->U8();
-  if (flags & kCapHasDefaultTier) i.default_tier = block->U8();
-  if (!block->ok()) return Status::InvalidArgument("malformed info body");
-  if (block->remaining() > 0) i.flags2 = block->U8();
   return Frame(std::move(i));
 }
 
 // ---- producing ----
 
 Status EncodePub(const Pub& p, Bytes* out) {
+  // HAS_DEDUP / HAS_SEQ follow `dedup`, whatever the flags byte says.
   uint8_t flags = static_cast<uint8_t>(p.flags & ~(kPubFlagHasDedup | kPubFlagHasSeq));
   if (p.dedup) {
     flags |= kPubFlagHasDedup;
@@ -207,16 +236,16 @@ Status EncodePub(const Pub& p, Bytes* out) {
   return Status::Ok();
 }
 
-Result<Pub> DecodePub(ByteView body) {
+Result<Pub> DecodePub(ByteView body, DecodeError* why) {
   BodyReader r(body);
   Pub p;
   p.flags = r.U8();
+  if (r.ok() && (p.flags & kPubFlagHasSeq) != 0 && (p.flags & kPubFlagHasDedup) == 0) {
+    return Malformed(why, DecodeError::kBadFlags, "pub");  // HAS_SEQ alone is malformed
+  }
   p.timestamp_ms = r.U64();
   p.key = r.Var();
   p.headers = r.Var();
-  if ((p.flags & kPubFlagHasSeq) != 0 && (p.flags & kPubFlagHasDedup) == 0) {
-    return Status::InvalidArgument("malformed pub body");  // HAS_SEQ alone is malformed
-  }
   if (p.flags & kPubFlagHasDedup) {
     Dedup d;
     d.producer_id = r.Var();
@@ -226,13 +255,19 @@ Result<Pub> DecodePub(ByteView body) {
     p.dedup = std::move(d);
   }
   p.payload = r.Rest();
-  if (!r.ok()) return Status::InvalidArgument("malformed pub body");
+  if (!r.ok()) return Malformed(why, r.error(), "pub");
   return p;
 }
 
 }  // namespace internal
 
 Status EncodePubBody(const Pub& pub, Bytes* out) { return internal::EncodePub(pub, out); }
-Result<Pub> DecodePubBody(ByteView body) { return internal::DecodePub(body); }
+
+Result<Pub> DecodePubBody(ByteView body, DecodeError* error) {
+  DecodeError why = DecodeError::kNone;
+  auto pub = internal::DecodePub(body, &why);
+  if (error != nullptr) *error = why;
+  return pub;
+}
 
 }  // namespace ironbus::protocol

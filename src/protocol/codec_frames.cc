@@ -22,7 +22,7 @@ Overloaded(T...) -> Overloaded<T...>;
 Status EncodeBody(const Frame& frame, Bytes* body) {
   return std::visit(
       Overloaded{
-          [&](const Connect& c) { internal::EncodeConnect(c, body); return Status::Ok(); },
+          [&](const Connect& c) { return internal::EncodeConnect(c, body); },
           [&](const Info& i) { internal::EncodeInfo(i, body); return Status::Ok(); },
           [&](const Ping&) { return Status::Ok(); },
           [&](const Pong&) { return Status::Ok(); },
@@ -81,6 +81,7 @@ Status EncodeBody(const Frame& frame, Bytes* body) {
           },
           [&](const ProduceConfirm& p) { PutFixed64(body, p.offset); PutU8(body, p.status); return Status::Ok(); },
           [&](const Fetch& f) {
+            static_assert(kFetchFieldLen == 1 + 4 + 8 + 8);
             PutU8(body, kBodyVersion);
             PutFixed16(body, static_cast<uint16_t>(kFetchFieldLen));
             PutU8(body, f.no_wait ? kFetchNoWait : 0);
@@ -94,10 +95,25 @@ Status EncodeBody(const Frame& frame, Bytes* body) {
       frame);
 }
 
-// A fixed-size body: exactly `size` bytes, trailing bytes rejected.
-bool Exactly(ByteView body, size_t size) { return body.size() == size; }
+// A fixed-size body: exactly `size` bytes. Short is kTruncated, long is kTrailingBytes.
+bool CheckSize(ByteView body, size_t size, DecodeError* why) {
+  if (body.size() < size) *why = DecodeError::kTruncated;
+  if (body.size() > size) *why = DecodeError::kTrailingBytes;
+  return body.size() == size;
+}
 
-Status Malformed(std::string_view what) { return Status::InvalidArgument("malformed " + std::string(what) + " body"); }
+// Which frames the receiver may get (section 4 "dir"): the other side's frames, the reserved Nack
+// and peer tags are kNotSupported; so are the defined v2 verbs this codec does not implement.
+bool Receivable(uint8_t tag, Direction direction) {
+  switch (SenderOf(tag)) {
+    case Sender::kEither: return true;
+    case Sender::kClient: return direction == Direction::kToServer;
+    case Sender::kServer: return direction == Direction::kToClient;
+    default: return false;
+  }
+}
+
+Result<Frame> DecodeKnown(Tag tag, ByteView body, Direction direction, DecodeError* why);
 
 }  // namespace
 
@@ -117,32 +133,69 @@ Result<Bytes> EncodeFrame(const Frame& frame) {
   return out;
 }
 
-Result<Frame> DecodeBody(uint8_t raw_tag, ByteView body, Direction direction) {
+std::string_view DecodeErrorName(DecodeError error) {
+  switch (error) {
+    case DecodeError::kNone: return "none";
+    case DecodeError::kUnknownTag: return "unknown tag";
+    case DecodeError::kNotSupported: return "not supported on this connection";
+    case DecodeError::kTruncated: return "truncated body";
+    case DecodeError::kTrailingBytes: return "trailing bytes";
+    case DecodeError::kBadVersion: return "bad body version";
+    case DecodeError::kBadValue: return "bad value";
+    case DecodeError::kBadFlags: return "bad flags";
+    case DecodeError::kNameTooLong: return "name too long";
+  }
+  return "?";
+}
+
+Result<Frame> DecodeBody(uint8_t raw_tag, ByteView body, Direction direction, DecodeError* error) {
+  DecodeError why = DecodeError::kNone;
+  Result<Frame> frame = Status::NotFound(std::string(kTextUnknownFrameType));
+  if (!IsDefinedTag(raw_tag)) {
+    why = DecodeError::kUnknownTag;
+  } else if (!Receivable(raw_tag, direction)) {
+    why = DecodeError::kNotSupported;
+    frame = Status::InvalidArgument(std::string(kTextVerbNotSupported));
+  } else {
+    frame = DecodeKnown(static_cast<Tag>(raw_tag), body, direction, &why);
+  }
+  if (error != nullptr) *error = why;
+  return frame;
+}
+
+namespace {
+
+Result<Frame> DecodeKnown(Tag tag, ByteView body, Direction direction, DecodeError* why) {
+  using internal::Malformed;
   BodyReader r(body);
-  switch (static_cast<Tag>(raw_tag)) {
-    case Tag::kConnect: return internal::DecodeConnect(body);
-    case Tag::kInfo: return internal::DecodeInfo(body);
+  switch (tag) {
+    case Tag::kConnect: return internal::DecodeConnect(body, why);
+    case Tag::kInfo: return internal::DecodeInfo(body, why);
+    // Empty bodies: bytes a newer peer might add are ignored (section 3), never an error.
     case Tag::kPing: return Frame(Ping{});
     case Tag::kPong: return Frame(Pong{});
     case Tag::kOk: return Frame(Ok{});
     case Tag::kUnsub: return Frame(Unsub{});
     case Tag::kPub: {
-      ASSIGN_OR_RETURN(Pub p, internal::DecodePub(body));
+      ASSIGN_OR_RETURN(Pub p, internal::DecodePub(body, why));
       return Frame(std::move(p));
     }
     case Tag::kSub: return Frame(Sub{r.Rest()});
     case Tag::kAck: {
-      if (!Exactly(body, kAckBodySize)) return Malformed("ack");
+      if (!CheckSize(body, kAckBodySize, why)) return Malformed(why, *why, "ack");
       Ack a;
       a.op = r.U8();
       a.offset = r.U64();
       a.generation = r.U64();
       a.delay_ms = r.U64();
-      if (a.op > kAckOpProgress) return Status::InvalidArgument("bad ack op " + std::to_string(a.op));
+      if (a.op > kAckOpProgress) {
+        *why = DecodeError::kBadValue;
+        return Status::InvalidArgument("malformed ack body: bad ack op " + std::to_string(a.op));
+      }
       return Frame(a);
     }
     case Tag::kFlow:
-      if (!Exactly(body, 4)) return Status::InvalidArgument(std::string(kTextFlowCreditMustBeU32));
+      if (!CheckSize(body, kFlowBodySize, why)) return Status::InvalidArgument(std::string(kTextFlowCreditMustBeU32));
       return Frame(Flow{r.U32()});
     case Tag::kErr: {
       Err e;
@@ -164,41 +217,46 @@ Result<Frame> DecodeBody(uint8_t raw_tag, ByteView body, Direction direction) {
       d.key = r.Var();
       d.headers = r.Var();
       d.payload = r.Rest();
-      if (!r.ok()) return Malformed("deliver");
+      if (!r.ok()) return Malformed(why, r.error(), "deliver");
       return Frame(std::move(d));
     }
     case Tag::kPubAck:
-      if (!Exactly(body, 8)) return Malformed("puback");
+      if (!CheckSize(body, kPubAckBodySize, why)) return Malformed(why, *why, "puback");
       return Frame(PubAck{r.U64()});
     case Tag::kPubAckDuplicate:
-      if (!Exactly(body, 8)) return Malformed("puback duplicate");
+      if (!CheckSize(body, kPubAckBodySize, why)) return Malformed(why, *why, "puback duplicate");
       return Frame(PubAckDuplicate{r.U64()});
     case Tag::kAckStatus:
-      if (!Exactly(body, 1)) return Malformed("ack status");
+      // Status values above 2 pass through: the client decides what an unknown status means.
+      if (!CheckSize(body, kAckStatusBodySize, why)) return Malformed(why, *why, "ack status");
       return Frame(AckStatus{r.U8()});
     case Tag::kFlowEnd:
-      if (!Exactly(body, 4)) return Malformed("flow end");
+      if (!CheckSize(body, kFlowEndBodySize, why)) return Malformed(why, *why, "flow end");
       return Frame(FlowEnd{r.U32()});
     case Tag::kDeadLetter: {
-      if (!Exactly(body, 9)) return Malformed("dead letter");
-      DeadLetter d{r.U64(), 0};
+      if (!CheckSize(body, kDeadLetterBodySize, why)) return Malformed(why, *why, "dead letter");
+      DeadLetter d;
+      d.offset = r.U64();
       d.reason = r.U8();
       return Frame(d);
     }
     case Tag::kTruncated: {
-      if (!Exactly(body, 16)) return Malformed("truncated");
-      Truncated t{r.U64(), 0};
+      if (!CheckSize(body, kTruncatedBodySize, why)) return Malformed(why, *why, "truncated");
+      Truncated t;
+      t.earliest_retained = r.U64();
       t.skipped = r.U64();
       return Frame(t);
     }
     case Tag::kCumulativeAck: {
-      if (body.size() < 8) return Malformed("cumulative ack");
-      CumulativeAck c{r.U64(), {}};
+      if (body.size() < kCumulativeAckMinBodySize) return Malformed(why, DecodeError::kTruncated, "cumulative ack");
+      CumulativeAck c;
+      c.up_to = r.U64();
       c.group = r.Rest();
       return Frame(std::move(c));
     }
     case Tag::kGapMarker: {
-      if (!Exactly(body, 25)) return Malformed("gap marker");
+      // Unknown reasons are legal (readers tolerate them), so the reason is not checked.
+      if (!CheckSize(body, kGapMarkerBodySize, why)) return Malformed(why, *why, "gap marker");
       GapMarker g;
       g.from = r.U64();
       g.to = r.U64();
@@ -207,20 +265,21 @@ Result<Frame> DecodeBody(uint8_t raw_tag, ByteView body, Direction direction) {
       return Frame(g);
     }
     case Tag::kProduceConfirm: {
-      if (!Exactly(body, 9)) return Malformed("produce confirm");
-      ProduceConfirm p{r.U64(), 0};
+      if (!CheckSize(body, kProduceConfirmBodySize, why)) return Malformed(why, *why, "produce confirm");
+      ProduceConfirm p;
+      p.offset = r.U64();
       p.status = r.U8();
       return Frame(p);
     }
     case Tag::kFetch: {
       auto block = r.Block();
-      if (!block) return Malformed("fetch");
+      if (!block) return Malformed(why, r.error(), "fetch");
       Fetch f;
-      f.no_wait = (block->U8() & kFetchNoWait) != 0;
+      f.no_wait = (block->U8() & kFetchNoWait) != 0;  // other flag bits: newer, ignored
       f.max_records = block->U32();
       f.max_bytes = block->U64();
       f.expires_ms = block->U64();
-      if (!block->ok()) return Malformed("fetch");
+      if (!block->ok()) return Malformed(why, block->error(), "fetch");
       return Frame(f);
     }
     case Tag::kStreamDeclare:
@@ -231,11 +290,16 @@ Result<Frame> DecodeBody(uint8_t raw_tag, ByteView body, Direction direction) {
     case Tag::kPubSubject:
     case Tag::kSubSubject:
     case Tag::kNotLeader:
-      return internal::DecodeV2(static_cast<Tag>(raw_tag), body, direction == Direction::kToServer);
-    case Tag::kNack:
-      return Status::InvalidArgument(std::string(kTextVerbNotSupported));
+    case Tag::kDeliverBatch:
+      return internal::DecodeV2(tag, body, direction, why);
+    default:
+      break;
   }
-  return Status::NotFound(std::string(kTextUnknownFrameType));
+  // Defined, receivable in principle, but not implemented here: v2 Tier-S, transactions, pause.
+  *why = DecodeError::kNotSupported;
+  return Status::InvalidArgument(std::string(kTextVerbNotSupported));
 }
+
+}  // namespace
 
 }  // namespace ironbus::protocol

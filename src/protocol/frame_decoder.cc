@@ -1,3 +1,5 @@
+// The envelope splitter. Why the length is checked before waiting for the body: a peer that
+// announces 4 GiB must be refused on its 4 prefix bytes, not after we buffered what it sent.
 #include "protocol/frame_decoder.h"
 
 namespace ironbus::protocol {
@@ -28,10 +30,12 @@ FrameDecoder::State FrameDecoder::Next(RawFrame* out) {
   const uint32_t len = DecodeFixed32(buffer_.data() + start_);
   // Checked on the prefix alone, before waiting for (or allocating) the body.
   if (len == 0) {
+    error_kind_ = FrameError::kZeroLength;
     error_ = "frame length 0 (there is always a tag byte)";
     return State::kBroken;
   }
   if (len > max_frame_len_) {
+    error_kind_ = FrameError::kOverMaximum;
     error_ = "frame length " + std::to_string(len) + " above the maximum " + std::to_string(max_frame_len_);
     return State::kBroken;
   }

@@ -6,8 +6,13 @@
 // inside a well-formed envelope is not the decoder's business: DecodeBody reports it and the
 // connection stays open.
 //
-// Memory: the buffer never holds more than one partial frame plus what one Feed delivered;
-// consumed bytes are compacted away.
+// Memory: the caller drains Next() until kNeedMore after every Feed; then the buffer never holds
+// more than one partial frame (at most max_frame_len + 4 bytes) plus what one Feed delivered,
+// and consumed bytes are compacted away. A length over the maximum is refused before a single
+// body byte is waited for.
+//
+// Ownership: RawFrame::body points into the decoder's buffer and stays valid until the next
+// Feed; DecodeBody copies what it keeps.
 //
 // Thread safety: one decoder per connection, used by its reader only.
 #pragma once
@@ -19,6 +24,15 @@
 #include "protocol/wire_format.h"
 
 namespace ironbus::protocol {
+
+// Why the stream broke (the envelope rules of section 2). Either way the connection closes
+// after the replies already queued are written (no Err is sent: our decision, the reference is
+// unconfirmed).
+enum class FrameError : uint8_t {
+  kNone = 0,
+  kZeroLength,   // len == 0: there is always a tag byte
+  kOverMaximum,  // len > max_frame_len
+};
 
 struct RawFrame {
   uint8_t tag = 0;
@@ -37,6 +51,7 @@ class FrameDecoder {
   State Next(RawFrame* out);
 
   const std::string& error() const { return error_; }
+  FrameError error_kind() const { return error_kind_; }
   // Bytes held that do not yet form a frame.
   size_t buffered() const { return buffer_.size() - start_; }
   // How many more bytes would complete the frame being received (0 when unknown: fewer than 4
@@ -48,6 +63,7 @@ class FrameDecoder {
   Bytes buffer_;
   size_t start_ = 0;  // first byte not yet handed out
   std::string error_;
+  FrameError error_kind_ = FrameError::kNone;
 };
 
 }  // namespace ironbus::protocol

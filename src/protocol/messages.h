@@ -1,6 +1,13 @@
-// One struct per frame of the v1 protocol (and the v2 stream/subject verbs the Go SDK sends),
-// and `Frame`, the variant over them. Owning values: a decoded frame copies its bytes out of
-// the receive buffer (a zero-copy view type is a later optimisation).
+// One struct per frame of the v1 protocol (and the v2 stream/subject verbs the Go SDK sends, plus
+// DeliverBatch), and `Frame`, the variant over them. Each struct names its spec section; the byte
+// layouts are drawn in wire_format.h.
+//
+// Ownership: decoded frames are OWNING values. The decoder copies keys, headers, names and
+// payloads out of the receive buffer, so a frame may outlive FrameDecoder's buffer and be moved
+// to another thread. (A zero-copy view variant is a later optimisation: payloads are at most
+// 16 MiB and the copy is one memcpy per field.)
+//
+// Equality compares every field, so decode(encode(f)) == f is testable.
 //
 // Thread safety: plain values.
 #pragma once
@@ -20,7 +27,8 @@ struct AuthSection {
   friend bool operator==(const AuthSection&, const AuthSection&) = default;
 };
 
-// Tag 1. `legacy` = an empty body (an old client: every option defaults).
+// Tag 1 (5.1, 5.3). `legacy` = an empty body (an old client: every option defaults; the encoder
+// then writes an empty body and ignores the other fields).
 struct Connect {
   bool legacy = false;
   std::optional<uint32_t> requested_credit;
@@ -31,8 +39,15 @@ struct Connect {
   std::optional<uint8_t> default_tier;
   bool understands_deliver_batch = false;
   bool understands_streams = false;
-  uint8_t flags2 = 0;  // v2 bits; written only when non-zero
+  uint8_t flags2 = 0;  // v2 bits (kCap2*); written only when non-zero
+  // The auth section after the block, when it parses (marker 0xA7, a complete material). The
+  // mechanism is kept raw: 0 and values above 3 are invalid, which is an auth failure for the
+  // server to report (Authorization Violation), not a malformed Connect.
   std::optional<AuthSection> auth;
+  // Bytes after the block that do not form an auth section (another marker, or cut short). An
+  // auth-required broker treats them as a failed authentication; a broker without identities
+  // ignores them. Empty when `auth` is set. The encoder writes them after the block.
+  Bytes unparsed_auth;
   friend bool operator==(const Connect&, const Connect&) = default;
 };
 
@@ -89,7 +104,8 @@ struct Pub {
   std::optional<Dedup> dedup;
   Bytes payload;
 
-  // 0 (no reply), 1 (PubAck at durability, the default) or 2 (PubAck, then ProduceConfirm).
+  // kAckLevelNone (no reply), kAckLevelDurable (PubAck at durability, the default) or
+  // kAckLevelConsumed (PubAck, then ProduceConfirm). The reserved field value 3 reads as 1.
   uint8_t ack_level() const;
   bool fire_and_forget() const { return (flags & kPubFlagFireAndForget) != 0; }
   // The flags byte as stored in the record: wire-only bits cleared.
@@ -221,15 +237,26 @@ struct SubSubject {  // tag 36
   Bytes group;
   friend bool operator==(const SubSubject&, const SubSubject&) = default;
 };
-struct NotLeader {  // tag 42
+struct NotLeader {  // tag 42 (12): UTF-8 host:port of the leader, empty while unknown
   std::string leader_hint;
   friend bool operator==(const NotLeader&, const NotLeader&) = default;
+};
+
+// Tag 26 (11.1), server to client, only after both sides set kCapDeliverBatch. `records` are the
+// records' on-disk frames verbatim (format/ parses them); record i has offset first_offset + i.
+// Placement of the records after the block: unconfirmed (our reading of the spec).
+struct DeliverBatch {
+  uint64_t first_offset = 0;
+  uint64_t generation = 0;
+  uint32_t record_count = 0;
+  Bytes records;
+  friend bool operator==(const DeliverBatch&, const DeliverBatch&) = default;
 };
 
 using Frame = std::variant<Connect, Info, Ping, Pong, Pub, Sub, Unsub, Ack, Flow, Ok, Err, Deliver, PubAck, AckStatus,
                            FlowEnd, DeadLetter, Truncated, CumulativeAck, PubAckDuplicate, GapMarker, ProduceConfirm,
                            Fetch, StreamDeclare, StreamInfoRequest, StreamInfoResponse, PubTo, SubTo, BindSubject,
-                           PubSubject, SubSubject, NotLeader>;
+                           PubSubject, SubSubject, NotLeader, DeliverBatch>;
 
 Tag TagOf(const Frame& frame);
 

@@ -11,6 +11,7 @@
 #include "format/compression.h"
 #include "protocol/codec.h"
 #include "protocol/frame_decoder.h"
+#include "protocol/wire_format.h"
 
 namespace ironbus::protocol {
 namespace {
@@ -138,12 +139,14 @@ json Fields(const Frame& frame) {
   return json::object();  // Ping, Pong, Ok, Unsub
 }
 
-// Kinds a server sends; the rest are decoded as the server would receive them.
-Direction DirectionOf(const std::string& kind) {
-  static const std::set<std::string> kToClient = {"info", "puback", "ack_status", "deliver", "flow_end",
-                                                  "dead_letter", "truncated", "gap_marker",
-                                                  "stream_info_response", "not_leader", "err"};
-  return kToClient.count(kind) ? Direction::kToClient : Direction::kToServer;
+// The receiving side of a vector: the sender column of section 4, and for the two-way tags the
+// kind (tag 29 is a request or a response; Ping decodes either way).
+Direction DirectionOf(const std::string& kind, uint8_t tag) {
+  switch (SenderOf(tag)) {
+    case Sender::kServer: return Direction::kToClient;
+    case Sender::kEither: return kind == "stream_info_response" ? Direction::kToClient : Direction::kToServer;
+    default: return Direction::kToServer;
+  }
 }
 
 json LoadVectors() {
@@ -173,8 +176,11 @@ TEST(GoldenVectors, EveryVectorDecodesToItsFieldsAndReencodesByteForByte) {
     ASSERT_EQ(decoder.Next(&raw), FrameDecoder::State::kFrame);
     EXPECT_EQ(raw.tag, v["tag"].get<int>());
     EXPECT_EQ(decoder.buffered(), 0u) << "the vector is exactly one frame";
-    auto frame = DecodeBody(raw.tag, raw.body, DirectionOf(v["kind"]));
+    DecodeError why = DecodeError::kUnknownTag;
+    auto frame = DecodeBody(raw.tag, raw.body, DirectionOf(v["kind"], raw.tag), &why);
     ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+    EXPECT_EQ(why, DecodeError::kNone);
+    EXPECT_EQ(static_cast<uint8_t>(TagOf(*frame)), raw.tag);
     EXPECT_EQ(Fields(*frame), v["fields"]);
     if (v["reencode"].get<bool>()) {
       auto encoded = EncodeFrame(*frame);
@@ -184,6 +190,54 @@ TEST(GoldenVectors, EveryVectorDecodesToItsFieldsAndReencodesByteForByte) {
     }
   }
   EXPECT_EQ(reencoded, 46) << "every vector but info_empty_old_server re-encodes";
+}
+
+TEST(GoldenVectors, EachVectorAlsoDecodesWhenFedOneByteAtATime) {
+  const json vectors = LoadVectors();
+  ASSERT_EQ(vectors.size(), 47u);
+  for (const auto& v : vectors) {
+    SCOPED_TRACE(v["name"].get<std::string>());
+    const Bytes wire = FromHex(v["frame_hex"]);
+    FrameDecoder decoder;
+    RawFrame raw;
+    for (size_t i = 0; i + 1 < wire.size(); ++i) {
+      decoder.Feed(ByteView(wire.data() + i, 1));
+      ASSERT_EQ(decoder.Next(&raw), FrameDecoder::State::kNeedMore) << "a frame completed early at byte " << i;
+    }
+    decoder.Feed(ByteView(wire.data() + wire.size() - 1, 1));
+    ASSERT_EQ(decoder.Next(&raw), FrameDecoder::State::kFrame);
+    EXPECT_EQ(5 + raw.body.size(), wire.size());
+  }
+}
+
+TEST(GoldenVectors, NamesAreUniqueAndEveryKindIsCovered) {
+  const json vectors = LoadVectors();
+  std::set<std::string> names, kinds;
+  for (const auto& v : vectors) {
+    EXPECT_TRUE(names.insert(v["name"].get<std::string>()).second) << v["name"];
+    kinds.insert(v["kind"].get<std::string>());
+  }
+  // The 26 body codecs the spec lists for the vectors.
+  EXPECT_EQ(kinds.size(), 26u);
+}
+
+TEST(GoldenVectors, TheSpecsHandshakeExamplesAreByteExact) {
+  // Section 5.1: the Go SDK's default Connect (gap marker + streams, nothing appended).
+  Connect connect;
+  connect.wants_gap_marker = true;
+  connect.understands_streams = true;
+  EXPECT_EQ(Hex(*EncodeFrame(Frame(connect))), "110000000101" "0d00" "84" "00000000" "0000000000000000");
+  // Section 5.2: a reply to it (credit 64/64, 8 MiB/8 MiB, gap marker and streams confirmed).
+  Info info;
+  info.credit = Advert<uint32_t>{64, 64};
+  info.credit_bytes = Advert<uint64_t>{8u << 20, 8u << 20};
+  info.gap_marker = true;
+  info.streams = true;
+  EXPECT_EQ(Hex(*EncodeFrame(Frame(info))),
+            "1d0000000201" "1900" "87" "40000000" "40000000" "0000800000000000" "0000800000000000");
+  // Section 5.3: Authorization Violation is the uncoded 23-byte text.
+  EXPECT_EQ(Hex(*EncodeFrame(Frame(Err{"", std::string(kTextAuthorizationViolation)}))),
+            "180000000c" + HexEncode(AsBytes(kTextAuthorizationViolation)));
 }
 
 }  // namespace
