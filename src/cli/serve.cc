@@ -4,7 +4,10 @@
 // then it stops accepting, answers what it received, syncs, closes and exits 0.
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <stdexcept>
+#include <thread>
 #include <string>
 
 #include "cli/data_dir.h"
@@ -34,6 +37,7 @@ struct ServeFlags {
   int64_t max_age_ms = 0;
   uint64_t max_messages = 0;
   int io_threads = 2;
+  size_t max_connections = 256;
   bool json = false;
 };
 
@@ -139,14 +143,17 @@ int RunServe(const ServeFlags& flags) {
     broker_options.host = broker_options.host.substr(1, broker_options.host.size() - 2);
   }
   try {
-    broker_options.port = static_cast<uint16_t>(std::stoul(flags.addr.substr(colon + 1)));
+    const unsigned long port = std::stoul(flags.addr.substr(colon + 1));
+    if (port > 65535) throw std::out_of_range("port");
+    broker_options.port = static_cast<uint16_t>(port);
   } catch (const std::exception&) {
     return Usage("--addr needs host:port, got \"" + flags.addr + "\"");
   }
   broker_options.io_threads = flags.io_threads;
+  broker_options.max_connections = flags.max_connections;
   server::Broker broker(opened->log.get(), appender->get(), broker_options);
   if (Status s = broker.Start(); !s.ok()) return Fail("serve", flags.json, kExitInternal, s.message());
-  const std::string listen_addr = broker_options.host + ":" + std::to_string(broker.port());
+  const std::string listen_addr = broker.address();
   if (flags.json) {
     PrintJsonLine({{"schema", "ironbus.cli.serve-status.v1"},
                    {"addr", listen_addr},
@@ -175,6 +182,14 @@ int RunServe(const ServeFlags& flags) {
   }
 
   const int sig = WaitForStopSignal();
+  // A second SIGINT/SIGTERM during the drain skips the rest of it (spec 8). Every acked
+  // record is already durable (acks follow the fdatasync); only unacked work is abandoned.
+  std::thread([] {
+    const int again = WaitForStopSignal();
+    std::cerr << "WARN: second " << (again == SIGINT ? "SIGINT" : "SIGTERM")
+              << " during the drain: exiting without finishing it (unacknowledged requests are dropped)\n";
+    std::_Exit(kExitInternal);
+  }).detach();
   // Stop accepting, answer every request already received (in-flight fdatasyncs included),
   // then drain the appender with a final sync and close the logs.
   broker.Stop();
@@ -215,6 +230,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   serve->add_option("--max-age-ms", flags->max_age_ms, "Retention by age (0 = off)");
   serve->add_option("--max-messages", flags->max_messages, "Retention by record count (0 = off)");
   serve->add_option("--io-threads", flags->io_threads, "Network threads (default 2)")->check(CLI::Range(1, 64));
+  serve->add_option("--max-connections", flags->max_connections, "Client connections served at once (default 256)")
+      ->envname("IRONBUS_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
   serve->add_flag("--json", flags->json, "Print ironbus.cli.serve-status.v1 instead of the banner");
   serve->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }

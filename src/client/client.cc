@@ -1,144 +1,277 @@
 #include "client/client.h"
 
-#include <chrono>
+#include <algorithm>
 
 #include "protocol/codec.h"
 
 namespace ironbus::client {
 namespace pr = protocol;
+namespace {
 
-Client::Client() : socket_(io_) {}
-Client::~Client() { Close(); }
+constexpr size_t kReadChunk = 64 * 1024;
 
-Result<std::unique_ptr<Client>> Client::Connect(const std::string& addr) {
+uint64_t NowMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+Status SplitAddr(const std::string& addr, std::string* host, std::string* port) {
   const size_t colon = addr.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("address must be host:port, got " + addr);
-  std::unique_ptr<Client> c(new Client());
-  asio::error_code ec;
-  asio::ip::tcp::resolver resolver(c->io_);
-  auto endpoints = resolver.resolve(addr.substr(0, colon), addr.substr(colon + 1), ec);
-  if (!ec) asio::connect(c->socket_, endpoints, ec);
-  if (ec) return Status::Unavailable("cannot connect to " + addr + ": " + ec.message());
-  c->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  pr::Connect hello;
-  hello.wants_gap_marker = true;
-  RETURN_IF_ERROR(c->Send(hello));
-  ASSIGN_OR_RETURN(pr::Frame reply, c->Receive());
-  if (auto* err = std::get_if<pr::Err>(&reply)) return Status::FailedPrecondition("handshake refused: " + err->message);
-  auto* info = std::get_if<pr::Info>(&reply);
-  if (info == nullptr) return Status::Corruption("handshake: the broker did not answer with Info");
-  c->info_ = *info;
-  return c;
-}
-
-void Client::Close() {
-  asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
-}
-
-Status Client::SendBytes(const Bytes& bytes) {
-  asio::error_code ec;
-  asio::write(socket_, asio::buffer(bytes), ec);
-  if (ec) return Status::Unavailable("connection lost while sending: " + ec.message());
+  if (colon == std::string::npos || colon + 1 == addr.size()) {
+    return Status::InvalidArgument("address must be host:port, got \"" + addr + "\"");
+  }
+  *host = addr.substr(0, colon);
+  *port = addr.substr(colon + 1);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  if (host->empty()) return Status::InvalidArgument("address must be host:port, got \"" + addr + "\"");
   return Status::Ok();
 }
 
-Status Client::Send(const pr::Frame& frame) {
-  ASSIGN_OR_RETURN(Bytes bytes, pr::EncodeFrame(frame));
-  return SendBytes(bytes);
+}  // namespace
+
+Client::Client(std::string addr, ClientOptions options)
+    : addr_(std::move(addr)), options_(options), socket_(io_), read_buffer_(kReadChunk) {}
+
+Client::~Client() { Close(); }
+
+Result<std::unique_ptr<Client>> Client::Connect(const std::string& addr, ClientOptions options) {
+  std::string host;
+  std::string port;
+  RETURN_IF_ERROR(SplitAddr(addr, &host, &port));
+  std::unique_ptr<Client> c(new Client(addr, options));
+  asio::error_code ec;
+  asio::ip::tcp::resolver resolver(c->io_);
+  const auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return Status::Unavailable("cannot resolve " + addr + ": " + ec.message());
+  bool connected = false;
+  asio::async_connect(c->socket_, endpoints, [&](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
+    ec = e;
+    connected = true;
+  });
+  const auto deadline = SteadyClock::now() + options.connect_timeout;
+  c->io_.restart();
+  while (!connected && c->io_.run_one_until(deadline) > 0) {
+  }
+  if (!connected) {
+    c->socket_.close(ec);
+    c->io_.restart();
+    c->io_.run();  // the aborted connect's handler
+    return Status::Unavailable("cannot connect to " + addr + ": timed out");
+  }
+  if (ec) return Status::Unavailable("cannot connect to " + addr + ": " + ec.message());
+  c->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  RETURN_IF_ERROR(c->Handshake());
+  return c;
 }
 
-Result<pr::Frame> Client::Receive() {
-  uint8_t buffer[64 * 1024];
+Status Client::Handshake() {
+  pr::Connect hello;
+  hello.wants_gap_marker = options_.wants_gap_marker;
+  RETURN_IF_ERROR(Queue(hello));
+  ASSIGN_OR_RETURN(pr::Frame reply, NextReply());
+  if (auto* err = std::get_if<pr::Err>(&reply)) {
+    last_error_ = *err;
+    return Status::FailedPrecondition("handshake refused: " + (err->code.empty() ? "" : err->code + ": ") +
+                                      err->message);
+  }
+  auto* info = std::get_if<pr::Info>(&reply);
+  if (info == nullptr) return Break(Status::Corruption("handshake: the broker did not answer with Info"));
+  info_ = *info;
+  return Status::Ok();
+}
+
+void Client::Close() {
+  if (!socket_.is_open()) return;
+  asio::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  io_.restart();
+  io_.run();  // complete the aborted operations so nothing refers to freed buffers
+  write_busy_ = false;
+  read_busy_ = false;
+  if (broken_.ok()) broken_ = Status::Unavailable("connection closed");
+}
+
+Status Client::Break(Status cause) {
+  if (broken_.ok()) broken_ = cause;
+  asio::error_code ignored;
+  socket_.close(ignored);
+  io_.restart();
+  io_.run();
+  write_busy_ = false;
+  read_busy_ = false;
+  return broken_;
+}
+
+Status Client::Queue(const pr::Frame& frame) {
+  if (!broken_.ok()) return broken_;
+  Status s = pr::EncodeFrame(frame, &out_);
+  if (!s.ok()) return Status::InvalidArgument("request cannot be encoded: " + s.message());
+  return Status::Ok();
+}
+
+Status Client::QueuePub(const PublishRequest& request, uint8_t level) {
+  pr::Pub pub;
+  if (level == 0) {
+    pub.flags = pr::kPubFlagFireAndForget;
+  } else if (level == 2) {
+    pub.flags = static_cast<uint8_t>(2 << pr::kPubAckLevelShift);
+  }
+  pub.timestamp_ms = request.timestamp_ms != 0 ? request.timestamp_ms : NowMs();
+  pub.key = request.key;
+  pub.headers = request.headers;
+  pub.payload = request.payload;
+  return Queue(pr::Frame(std::move(pub)));
+}
+
+void Client::StartIo(bool want_read) {
+  if (!write_busy_ && !out_.empty()) {
+    writing_.swap(out_);
+    out_.clear();
+    write_busy_ = true;
+    asio::async_write(socket_, asio::buffer(writing_), [this](const asio::error_code& ec, size_t) {
+      write_busy_ = false;
+      writing_.clear();
+      if (ec && broken_.ok()) broken_ = Status::Unavailable("connection to " + addr_ + " lost: " + ec.message());
+    });
+  }
+  if (want_read && !read_busy_) {
+    read_busy_ = true;
+    socket_.async_read_some(asio::buffer(read_buffer_), [this](const asio::error_code& ec, size_t n) {
+      read_busy_ = false;
+      if (ec) {
+        if (broken_.ok()) {
+          broken_ = Status::Unavailable("connection to " + addr_ + " lost: " +
+                                        (ec == asio::error::eof ? std::string("closed by the broker") : ec.message()));
+        }
+        return;
+      }
+      decoder_.Feed(ByteView(read_buffer_.data(), n));
+      ++reads_done_;
+    });
+  }
+}
+
+Status Client::RunUntil(const std::function<bool()>& done, SteadyClock::time_point deadline) {
+  for (;;) {
+    if (done()) return Status::Ok();
+    if (!broken_.ok()) return Break(broken_);
+    StartIo(/*want_read=*/true);
+    io_.restart();
+    if (io_.run_one_until(deadline) == 0 && SteadyClock::now() >= deadline) {
+      return Break(Status::Unavailable("no reply from " + addr_ + " within " +
+                                       std::to_string(options_.request_timeout.count()) + " ms"));
+    }
+  }
+}
+
+Result<pr::Frame> Client::NextReply() {
+  const auto deadline = SteadyClock::now() + options_.request_timeout;
   for (;;) {
     pr::RawFrame raw;
     switch (decoder_.Next(&raw)) {
       case pr::FrameDecoder::State::kFrame: {
         auto frame = pr::DecodeBody(raw.tag, raw.body, pr::Direction::kToClient);
-        if (!frame.ok()) return Status::Corruption("bad reply from the broker: " + frame.status().message());
-        // ProduceConfirm may arrive unsolicited (ack level 2); this client never asks for it.
+        if (!frame.ok()) return Break(Status::Corruption("bad reply from the broker: " + frame.status().message()));
+        // ProduceConfirm may arrive unsolicited after a level-2 Pub; it is never awaited.
         if (std::holds_alternative<pr::ProduceConfirm>(*frame)) continue;
         return frame;
       }
       case pr::FrameDecoder::State::kBroken:
-        return Status::Corruption("bad reply from the broker: " + decoder_.error());
+        return Break(Status::Corruption("bad reply from the broker: " + decoder_.error()));
       case pr::FrameDecoder::State::kNeedMore:
         break;
     }
-    asio::error_code ec;
-    const size_t n = socket_.read_some(asio::buffer(buffer), ec);
-    if (ec) return Status::Unavailable("connection lost: " + ec.message());
-    decoder_.Feed(ByteView(buffer, n));
+    // Turn the context until one more read has been fed to the decoder.
+    const uint64_t reads_before = reads_done_;
+    RETURN_IF_ERROR(RunUntil([&] { return reads_done_ != reads_before; }, deadline));
   }
 }
 
-Bytes Client::EncodePub(const PublishRequest& request) {
-  pr::Pub pub;
-  pub.timestamp_ms = request.timestamp_ms != 0
-                         ? request.timestamp_ms
-                         : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     std::chrono::system_clock::now().time_since_epoch())
-                                                     .count());
-  pub.key = request.key;
-  pub.headers = request.headers;
-  pub.payload = request.payload;
-  Bytes out;
-  if (!pr::EncodeFrame(pr::Frame(std::move(pub)), &out).ok()) out.clear();
-  return out;
-}
-
-namespace {
-
-Result<uint64_t> OffsetFromReply(const pr::Frame& reply) {
-  if (auto* ack = std::get_if<pr::PubAck>(&reply)) return ack->offset;
-  if (auto* dup = std::get_if<pr::PubAckDuplicate>(&reply)) return dup->offset;
-  if (auto* err = std::get_if<pr::Err>(&reply)) {
-    return Status::FailedPrecondition(err->code.empty() ? err->message : err->code + ": " + err->message);
+PublishResult Client::ToPublishResult(const pr::Frame& reply) {
+  PublishResult r;
+  if (auto* ack = std::get_if<pr::PubAck>(&reply)) {
+    r.offset = ack->offset;
+  } else if (auto* dup = std::get_if<pr::PubAckDuplicate>(&reply)) {
+    r.offset = dup->offset;
+    r.duplicate = true;
+  } else if (auto* err = std::get_if<pr::Err>(&reply)) {
+    last_error_ = *err;
+    r.error_code = err->code;
+    r.status = Status::FailedPrecondition(err->code.empty() ? err->message : err->code + ": " + err->message);
+  } else {
+    r.status = Break(Status::Corruption("unexpected reply to Pub (tag " +
+                                        std::to_string(static_cast<int>(pr::TagOf(reply))) + ")"));
   }
-  return Status::Corruption("unexpected reply to Pub (tag " + std::to_string(static_cast<int>(pr::TagOf(reply))) + ")");
+  return r;
 }
-
-}  // namespace
 
 Result<uint64_t> Client::Publish(const PublishRequest& request) {
-  const Bytes frame = EncodePub(request);
-  if (frame.empty()) return Status::InvalidArgument("record does not fit a frame (key or headers over 65535 bytes)");
-  RETURN_IF_ERROR(SendBytes(frame));
-  ASSIGN_OR_RETURN(pr::Frame reply, Receive());
-  return OffsetFromReply(reply);
+  RETURN_IF_ERROR(QueuePub(request, request.ack_level == 2 ? 2 : 1));
+  ASSIGN_OR_RETURN(pr::Frame reply, NextReply());
+  PublishResult r = ToPublishResult(reply);
+  if (!r.ok()) return r.status;
+  return r.offset;
+}
+
+std::vector<PublishResult> Client::PublishWindow(const std::vector<PublishRequest>& requests, size_t window) {
+  window = std::max<size_t>(window, 1);
+  std::vector<PublishResult> results(requests.size());
+  std::deque<size_t> in_flight;  // indexes awaiting a reply, in send order
+  size_t next = 0;
+  while (next < requests.size() || !in_flight.empty()) {
+    while (next < requests.size() && in_flight.size() < window && broken_.ok()) {
+      Status s = QueuePub(requests[next], requests[next].ack_level == 2 ? 2 : 1);
+      if (s.ok()) {
+        in_flight.push_back(next);
+      } else {
+        results[next].status = s;  // never sent, so no reply to wait for
+      }
+      ++next;
+    }
+    if (in_flight.empty()) {
+      if (!broken_.ok()) break;
+      continue;
+    }
+    auto reply = NextReply();
+    if (!reply.ok()) {
+      for (size_t i : in_flight) results[i].status = reply.status();
+      for (; next < requests.size(); ++next) results[next].status = reply.status();
+      in_flight.clear();
+      break;
+    }
+    results[in_flight.front()] = ToPublishResult(*reply);
+    in_flight.pop_front();
+  }
+  return results;
 }
 
 Result<std::vector<uint64_t>> Client::PublishPipelined(const std::vector<PublishRequest>& requests, size_t window) {
-  window = std::max<size_t>(window, 1);
+  std::vector<PublishResult> results = PublishWindow(requests, window);
   std::vector<uint64_t> offsets;
-  offsets.reserve(requests.size());
-  Status first_error;
-  size_t sent = 0;
-  // After an error nothing new is sent, but every reply already owed is still read, so the
-  // connection stays in step.
-  while (offsets.size() < sent || (first_error.ok() && sent < requests.size())) {
-    Bytes batch;
-    while (first_error.ok() && sent < requests.size() && sent - offsets.size() < window) {
-      const Bytes frame = EncodePub(requests[sent]);
-      if (frame.empty()) return Status::InvalidArgument("record does not fit a frame");
-      PutBytes(&batch, frame);
-      ++sent;
-    }
-    if (!batch.empty()) RETURN_IF_ERROR(SendBytes(batch));
-    ASSIGN_OR_RETURN(pr::Frame reply, Receive());
-    auto offset = OffsetFromReply(reply);
-    if (!offset.ok() && first_error.ok()) first_error = offset.status();
-    offsets.push_back(offset.ok() ? *offset : UINT64_MAX);
+  offsets.reserve(results.size());
+  for (const PublishResult& r : results) {
+    if (!r.ok()) return r.status;
+    offsets.push_back(r.offset);
   }
-  if (!first_error.ok()) return first_error;
   return offsets;
 }
 
+Status Client::PublishFireAndForget(const PublishRequest& request) {
+  RETURN_IF_ERROR(QueuePub(request, 0));
+  const auto deadline = SteadyClock::now() + options_.request_timeout;
+  return RunUntil([this] { return out_.empty() && !write_busy_; }, deadline);
+}
+
 Status Client::Ping() {
-  RETURN_IF_ERROR(Send(pr::Ping{}));
-  ASSIGN_OR_RETURN(pr::Frame reply, Receive());
-  if (!std::holds_alternative<pr::Pong>(reply)) return Status::Corruption("unexpected reply to Ping");
+  RETURN_IF_ERROR(Queue(pr::Ping{}));
+  ASSIGN_OR_RETURN(pr::Frame reply, NextReply());
+  if (auto* err = std::get_if<pr::Err>(&reply)) {
+    last_error_ = *err;
+    return Status::FailedPrecondition(err->code.empty() ? err->message : err->code + ": " + err->message);
+  }
+  if (!std::holds_alternative<pr::Pong>(reply)) return Break(Status::Corruption("unexpected reply to Ping"));
   return Status::Ok();
 }
 

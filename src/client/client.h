@@ -1,15 +1,31 @@
-// The C++ client library (used by `ironbus pub` and the benches): a blocking connection with
-// the handshake, synchronous publish, pipelined publish with a window, and ping.
+// The C++ client library (used by `ironbus pub`, the e2e tests and the benches): one broker
+// connection with the Connect/Info handshake, synchronous publish, pipelined publish with a
+// window, fire-and-forget publish, and ping.
 //
-// Errors: Unavailable when the broker cannot be reached or the connection drops (the CLI exits
-// 5); FailedPrecondition carrying the broker's Err (code and message) when it refuses a
-// request (exit 70); Corruption for a reply that is not a valid frame.
+// Sockets: asio on a private io_context that runs on the CALLING thread, only inside a call (no
+// background thread). Each call queues its frames, then turns the context until its replies
+// are in or its deadline passes; a read and a write can be in flight together, so a pipelined
+// window never deadlocks against a broker that stops reading while its replies back up.
 //
-// Thread safety: one Client per thread; calls are sequential on its connection.
+// Errors (every call; the CLI maps them to exit codes, spec/cli-config-ops.md 1.3):
+//   Unavailable         the broker cannot be reached (connection refused, no route), the
+//                       connection dropped, or a reply did not come within request_timeout:
+//                       nothing is known about requests still unanswered (exit 5)
+//   FailedPrecondition  the broker answered Err; last_error() / PublishResult carry its code
+//                       token (empty when uncoded) and text (exit 70)
+//   Corruption          the broker sent something that is not a valid reply (exit 70)
+//   InvalidArgument     the request cannot be encoded (a key or headers over 65535 bytes)
+// After Unavailable or Corruption the connection is closed and every later call fails the same
+// way; after a broker Err it stays usable.
+//
+// Thread safety: none. One thread at a time per Client; use one Client per thread.
 #pragma once
 
 #include <asio.hpp>
+#include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,40 +36,90 @@
 
 namespace ironbus::client {
 
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{5'000};
+  // Longest wait for one reply (a PubAck waits for an fdatasync).
+  std::chrono::milliseconds request_timeout{30'000};
+  bool wants_gap_marker = true;
+};
+
 struct PublishRequest {
   Bytes key;
   Bytes headers;
   Bytes payload;
-  uint64_t timestamp_ms = 0;  // 0 = now
+  uint64_t timestamp_ms = 0;  // 0 = now (the producer's wall clock, as the Go client does)
+  // 1 = PubAck at durability (default); 2 = the same plus a later ProduceConfirm (skipped).
+  // Level 0 is PublishFireAndForget.
+  uint8_t ack_level = 1;
+};
+
+// The outcome of one Pub of a window.
+struct PublishResult {
+  Status status;             // Ok, or the error for this record (see the header comment)
+  uint64_t offset = 0;       // the durable offset when ok
+  bool duplicate = false;    // PubAckDuplicate: nothing appended, `offset` is the original
+  std::string error_code;    // the broker's Err token when status is FailedPrecondition
+  bool ok() const { return status.ok(); }
 };
 
 class Client {
  public:
-  // Connects to "host:port" and performs the Connect/Info handshake.
-  static Result<std::unique_ptr<Client>> Connect(const std::string& addr);
-  ~Client();
+  // Connects to "host:port" (also "[v6]:port") and performs the handshake.
+  static Result<std::unique_ptr<Client>> Connect(const std::string& addr, ClientOptions options = {});
+  ~Client();  // Close()
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
 
   const protocol::Info& info() const { return info_; }
 
-  // Returns the durable offset (the broker answers after the covering fdatasync).
+  // The durable offset (the broker answers after the covering fdatasync), or the error.
   Result<uint64_t> Publish(const PublishRequest& request);
-  // Keeps up to `window` Pub frames in flight; returns every offset in request order, or the
-  // first error (later replies are still drained so the connection stays usable).
+  // Keeps up to `window` Pubs in flight (at least 1): one result per request, in order. After
+  // the connection breaks, every unanswered request gets the same Unavailable status (those
+  // already acked keep their offsets: they are durable).
+  std::vector<PublishResult> PublishWindow(const std::vector<PublishRequest>& requests, size_t window);
+  // Every offset in order, or the first error (PublishWindow when only success matters).
   Result<std::vector<uint64_t>> PublishPipelined(const std::vector<PublishRequest>& requests, size_t window);
+  // Level 0: written and forgotten; the broker never answers (spec 7.2). Ok = handed to the
+  // socket, not durable.
+  Status PublishFireAndForget(const PublishRequest& request);
   Status Ping();
+
+  // The last Err the broker sent on this connection.
+  const protocol::Err& last_error() const { return last_error_; }
+  bool broken() const { return !broken_.ok(); }
+  // Sends FIN and closes. Idempotent.
   void Close();
 
  private:
-  Client();
-  Status Send(const protocol::Frame& frame);
-  Status SendBytes(const Bytes& bytes);
-  Result<protocol::Frame> Receive();
-  static Bytes EncodePub(const PublishRequest& request);
+  using SteadyClock = std::chrono::steady_clock;
 
+  Client(std::string addr, ClientOptions options);
+  Status Handshake();
+  // Appends an encoded frame to the outgoing buffer.
+  Status Queue(const protocol::Frame& frame);
+  Status QueuePub(const PublishRequest& request, uint8_t level);
+  // Turns the io_context until `done()` holds, the connection breaks, or `deadline` passes.
+  Status RunUntil(const std::function<bool()>& done, SteadyClock::time_point deadline);
+  void StartIo(bool want_read);
+  Result<protocol::Frame> NextReply();
+  PublishResult ToPublishResult(const protocol::Frame& reply);
+  Status Break(Status cause);
+
+  const std::string addr_;
+  const ClientOptions options_;
   asio::io_context io_;
   asio::ip::tcp::socket socket_;
   protocol::FrameDecoder decoder_;
+  Bytes out_;      // queued, not yet handed to a write
+  Bytes writing_;  // the buffer of the write in flight
+  Bytes read_buffer_;
+  bool write_busy_ = false;
+  bool read_busy_ = false;
+  uint64_t reads_done_ = 0;  // reads fed to the decoder
+  Status broken_;  // sticky once the connection is unusable
   protocol::Info info_;
+  protocol::Err last_error_;
 };
 
 }  // namespace ironbus::client

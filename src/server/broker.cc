@@ -1,85 +1,172 @@
+// Acceptor, io threads, the session registry and the stop sequence (broker.h).
 #include "server/broker.h"
 
 #include <asio/experimental/as_tuple.hpp>
+#include <condition_variable>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "server/session.h"
 
 namespace ironbus::server {
+namespace {
 
-using asio::experimental::as_tuple;
 using asio::use_awaitable;
+using asio::experimental::as_tuple;
+
+void StderrLine(std::string_view line) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  std::cerr << "ironbus: " << line << '\n';
+}
+
+}  // namespace
 
 struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
+  std::shared_ptr<BrokerShared> shared = std::make_shared<BrokerShared>();
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu
+  uint64_t next_session_id = 0;                         // guarded by mu
+  bool stopping = false;                                // guarded by mu
+
+  // Declared after `shared` and the registry: destroyed before them, so nothing the io
+  // context still holds can outlive what it points to.
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor{io};
-  std::vector<std::thread> threads;
-  std::shared_ptr<BrokerShared> shared = std::make_shared<BrokerShared>();
-  std::mutex sessions_mu;
-  std::vector<std::weak_ptr<Session>> sessions;  // guarded by sessions_mu
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
   bool started = false;
   bool stopped = false;
 
   asio::awaitable<void> AcceptLoop() {
+    asio::steady_timer backoff(io);
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), as_tuple(use_awaitable));
       if (ec) {
-        if (ec == asio::error::operation_aborted || shared->stopping) co_return;
-        continue;  // e.g. EMFILE: keep serving the connections we have
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (stopping) co_return;
+        }
+        if (ec == asio::error::operation_aborted) co_return;
+        // EMFILE and friends: keep serving the connections we have, try again shortly.
+        shared->log_line("accept failed: " + ec.message());
+        backoff.expires_after(std::chrono::milliseconds(50));
+        co_await backoff.async_wait(as_tuple(use_awaitable));
+        continue;
       }
-      if (shared->stopping) co_return;
-      if (shared->connections_open >= shared->options.max_connections) {
+      std::shared_ptr<Session> session;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stopping) co_return;
+        if (sessions.size() < shared->options.max_connections) {
+          asio::error_code ignored;
+          socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+          if (shared->options.socket_send_buffer_bytes > 0) {
+            socket.set_option(asio::socket_base::send_buffer_size(shared->options.socket_send_buffer_bytes), ignored);
+          }
+          const uint64_t id = next_session_id++;
+          session = std::make_shared<Session>(std::move(socket), shared, id);
+          sessions.emplace(id, session);
+        }
+      }
+      if (!session) {
+        // At the cap: closed at once, no frame (spec 14).
         shared->connections_refused++;
         asio::error_code ignored;
         socket.close(ignored);
         continue;
       }
-      asio::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       shared->connections_accepted++;
-      shared->connections_open++;
-      auto session = std::make_shared<Session>(std::move(socket), shared);
-      {
-        std::lock_guard<std::mutex> lock(sessions_mu);
-        std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
-        sessions.push_back(session);
-      }
       session->Start();
     }
+  }
+
+  void OnSessionEnded(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu);
+    sessions.erase(id);
+    cv.notify_all();
+  }
+
+  std::vector<std::shared_ptr<Session>> Live() {
+    std::vector<std::shared_ptr<Session>> out;
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [id, weak] : sessions) {
+      if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  bool WaitForSessions(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout, [this] { return sessions.empty(); });
   }
 };
 
 Broker::Broker(storage::Log* log, storage::Appender* appender, BrokerOptions options)
     : impl_(std::make_shared<Impl>()) {
-  impl_->shared->log = log;
-  impl_->shared->appender = appender;
-  impl_->shared->options = std::move(options);
+  BrokerShared& shared = *impl_->shared;
+  shared.log = log;
+  shared.appender = appender;
+  shared.options = std::move(options);
+  shared.log_line = shared.options.log_sink ? shared.options.log_sink : StderrLine;
+  // The registry callback runs on a session's strand; the Impl outlives every session
+  // coroutine (Stop waits for them), so a plain pointer is enough.
+  Impl* impl = impl_.get();
+  shared.on_ended = [impl](uint64_t id) { impl->OnSessionEnded(id); };
 }
 
 Broker::~Broker() { Stop(); }
 
 Status Broker::Start() {
   Impl& impl = *impl_;
+  if (impl.started) return Status::FailedPrecondition("broker already started");
   const BrokerOptions& o = impl.shared->options;
+  if (o.io_threads < 1) return Status::InvalidArgument("io_threads must be at least 1");
+  if (o.max_connections < 1) return Status::InvalidArgument("max_connections must be at least 1");
+  if (o.max_pending_replies < 1) return Status::InvalidArgument("max_pending_replies must be at least 1");
+  if (o.max_frame_len < 1) return Status::InvalidArgument("max_frame_len must be at least 1");
+  if (impl.shared->log == nullptr || impl.shared->appender == nullptr) {
+    return Status::InvalidArgument("a broker needs a log and an appender");
+  }
   asio::error_code ec;
-  const auto address = asio::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host, ec);
+  const std::string host = o.host == "localhost" ? "127.0.0.1" : o.host;
+  const auto address = asio::ip::make_address(host, ec);
   if (ec) return Status::InvalidArgument("bad listen address " + o.host + ": " + ec.message());
+  if (!address.is_loopback()) {
+    return Status::InvalidArgument("listen address " + o.host + " is not loopback; only loopback binds are allowed until TLS exists");
+  }
   const asio::ip::tcp::endpoint endpoint(address, o.port);
   impl.acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl.acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(endpoint, ec);
   if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
+    asio::error_code ignored;
+    impl.acceptor.close(ignored);
     return Status::IOError("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " + ec.message(),
                            ec.value());
   }
   impl.work.emplace(impl.io.get_executor());
   auto self = impl_;
   asio::co_spawn(impl.io, [self] { return self->AcceptLoop(); }, asio::detached);
-  for (int i = 0; i < std::max(1, o.io_threads); ++i) {
-    impl.threads.emplace_back([self] { self->io.run(); });
+  for (int i = 0; i < o.io_threads; ++i) {
+    impl.threads.emplace_back([self] {
+      // A handler that throws must not take the broker down with it.
+      for (;;) {
+        try {
+          self->io.run();
+          return;
+        } catch (const std::exception& e) {
+          self->shared->log_line(std::string("io thread: ") + e.what());
+        }
+      }
+    });
   }
   impl.started = true;
   return Status::Ok();
@@ -87,35 +174,67 @@ Status Broker::Start() {
 
 uint16_t Broker::port() const {
   asio::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
+  const auto endpoint = impl_->acceptor.local_endpoint(ec);
+  return ec ? impl_->shared->options.port : endpoint.port();
+}
+
+std::string Broker::address() const {
+  const std::string& host = impl_->shared->options.host;
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
 }
 
 void Broker::Stop() {
   Impl& impl = *impl_;
   if (!impl.started || impl.stopped) return;
   impl.stopped = true;
-  impl.shared->stopping = true;
+  {
+    std::lock_guard<std::mutex> lock(impl.mu);
+    impl.stopping = true;  // an accept that completes from now on closes its socket
+  }
+  // 1. Stop accepting.
   asio::post(impl.io, [self = impl_] {
     asio::error_code ignored;
     self->acceptor.close(ignored);
   });
-  {
-    // Every connection answers what it already received (in-flight fdatasyncs included), then
-    // closes; the io threads return when nothing is left to run.
-    std::lock_guard<std::mutex> lock(impl.sessions_mu);
-    for (auto& weak : impl.sessions) {
-      if (auto session = weak.lock()) session->Drain();
-    }
+  // 2-3. Every connection answers what it received and closes; stragglers are cut.
+  for (auto& session : impl.Live()) session->Drain();
+  if (!impl.WaitForSessions(impl.shared->options.drain_timeout)) {
+    impl.shared->log_line("stop: cutting connections still draining after " +
+                          std::to_string(impl.shared->options.drain_timeout.count()) + " ms");
+    for (auto& session : impl.Live()) session->Abort();
+    (void)impl.WaitForSessions(std::chrono::milliseconds(5'000));
   }
+  // 4. Whatever is still queued is appended and synced; its completions are posted to the
+  // io context, which is still running, and find their sessions closed.
+  Status appender_stopped = impl.shared->appender->Stop();
+  if (!appender_stopped.ok()) impl.shared->log_line("stop: appender: " + appender_stopped.message());
   impl.work.reset();
+  // The io threads return once the last handler ran. A handler that never finishes would
+  // hang the stop: after a bounded wait, stop the context outright.
+  for (int i = 0; i < 200 && !impl.io.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  impl.io.stop();
   for (auto& t : impl.threads) t.join();
   impl.threads.clear();
 }
 
 BrokerStats Broker::stats() const {
   const BrokerShared& s = *impl_->shared;
-  return {s.connections_accepted, s.connections_refused, s.connections_open, s.frames_in,
-          s.publishes_acked,      s.publishes_refused,   s.framing_errors};
+  BrokerStats out;
+  out.connections_accepted = s.connections_accepted;
+  out.connections_refused = s.connections_refused;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    out.connections_open = impl_->sessions.size();
+  }
+  out.frames_in = s.frames_in;
+  out.publishes_acked = s.publishes_acked;
+  out.publishes_refused = s.publishes_refused;
+  out.publishes_shed = s.publishes_shed;
+  out.framing_errors = s.framing_errors;
+  out.idle_closed = s.idle_closed;
+  out.slow_closed = s.slow_closed;
+  return out;
 }
 
 }  // namespace ironbus::server

@@ -1,37 +1,46 @@
-// Broker: the TCP front end of IronBus (spec/protocol.md). Standalone asio with C++20
-// coroutines on `io_threads` threads; one strand per connection running a reader coroutine
-// and a writer coroutine that drains the connection's reply queue in request order.
+// Broker: the TCP front end of IronBus (spec/protocol.md; DESIGN.md section 2). Standalone asio
+// with C++20 coroutines on `io_threads` threads; one strand per connection running a reader, a
+// writer and a watchdog coroutine (session.h).
 //
-// The produce path: a Pub is decoded on an io thread and handed to storage::Appender
-// (TrySubmit: never blocks an io thread; a full append queue sheds with ERR_AT_CAPACITY).
-// The Appender completes on its own thread after the covering fdatasync; the completion is
-// posted back to the connection's strand, which fills the reply slot reserved for that Pub.
-// Replies leave in arrival order, so a PubAck is never overtaken by a later reply.
+// The produce path: a Pub is decoded on an io thread and handed to storage::Appender with
+// TrySubmit, which never blocks. The Appender completes on its own thread after the covering
+// fdatasync; the completion is posted back to the connection's strand, which fills the reply
+// slot reserved for that Pub. Replies leave in arrival order, so a PubAck is never overtaken.
+// When the append queue is full, the connection stops reading and retries for up to
+// submit_wait_ms (the producer feels TCP backpressure, no io thread blocks), then sheds that
+// Pub with ERR_AT_CAPACITY "shed under load" (spec 14). Level-0 Pubs are never waited for.
 //
-// Bounds: at most max_connections sockets (one more is accepted and closed at once); at most
-// max_pending_replies unanswered requests per connection (the reader stops reading until the
-// writer catches up); frames above max_frame_len end the connection; a connection silent for
-// idle_timeout is closed (a Ping keeps it alive).
+// Bounds (BrokerOptions): max_connections (one more is accepted and closed at once), frames
+// above max_frame_len end the connection, per connection a reply queue of
+// max_pending_replies frames / max_pending_reply_bytes bytes and max_inflight_append_bytes of
+// payload not yet durable; past any bound the connection stops being read. A reply write stuck
+// for write_timeout (the client stopped reading) closes the connection; so does
+// idle_timeout without any traffic while nothing is owed (a Ping keeps it alive).
 //
 // Not built yet (answered with Err "verb not supported on this connection", connection kept):
 // the consumer verbs (Sub, Unsub, Ack, Flow, Fetch, CumulativeAck), the v2 stream and subject
-// verbs, and producer dedup (a Pub's msg_id is accepted and ignored).
+// verbs, Tier-S, transactions and PauseGroup. Producer dedup: a Pub's msg_id is accepted and
+// not yet checked (every Pub appends).
 //
-// Lifetime: Start() binds and returns; Stop() stops accepting, lets every connection answer
-// what it already received (waiting for in-flight fdatasyncs), closes them and joins the io
-// threads. `log` and `appender` must outlive the Broker; the caller stops the Appender and
-// closes the Log after Stop().
+// Stop(), in order (spec/cli-config-ops.md section 8):
+//   1. stop accepting;
+//   2. every connection stops reading; frames it had already received are answered with Err
+//      "shutting down" (level-0 Pubs get nothing); appends already submitted complete and their
+//      acks are written; then it closes (FIN, then a short linger so the client reads them);
+//   3. connections still open after drain_timeout are cut;
+//   4. Appender::Stop() (everything queued is appended and synced), then the io threads end.
+// No append completion arrives after Stop() returns. The caller closes the Log.
 //
-// Thread safety: Start/Stop from one controlling thread; stats() from any thread.
+// Lifetime: `log` and `appender` must outlive the Broker. Thread safety: Start/Stop from one
+// controlling thread (never an io thread); port(), address() and stats() from any thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
+#include <string_view>
 
 #include "base/result.h"
 #include "protocol/wire_format.h"
@@ -41,15 +50,36 @@
 namespace ironbus::server {
 
 struct BrokerOptions {
+  // Loopback only until TLS exists (spec/security.md section 1): "127.0.0.1", "::1" or
+  // "localhost"; anything else is refused by Start().
   std::string host = "127.0.0.1";
   uint16_t port = 7777;  // 0 = any free port (tests); port() tells which
   int io_threads = 2;
   size_t max_connections = 256;
   std::chrono::milliseconds idle_timeout{30'000};
+  std::chrono::milliseconds write_timeout{30'000};
   uint32_t max_frame_len = protocol::kMaxFrameLen;
+  // Per-connection reply queue; pending produce acks count, so this is also the produce
+  // window (the reference's MAX_PARKED_PRODUCES). One reply is always admitted.
   size_t max_pending_replies = 1024;
-  uint32_t credit = 64;                    // DESIGN.md D7: advertised in Info
+  size_t max_pending_reply_bytes = 8u << 20;
+  size_t max_inflight_append_bytes = 64u << 20;
+  std::chrono::milliseconds submit_wait{2'000};   // 0 = shed at once when the append queue is full
+  std::chrono::milliseconds drain_timeout{10'000};
+  // Closing after a drain: FIN, then discard input for up to this long (or until the client
+  // closes) so the client reads every reply before the socket goes.
+  std::chrono::milliseconds linger{1'000};
+  // Consumer credit adverts of Info (spec 5.2, DESIGN.md D7). Negotiated = min(request, cap),
+  // else the default; never 0.
+  uint32_t credit = 64;
+  uint32_t credit_cap = 64;
   uint64_t credit_bytes = 8ull << 20;
+  uint64_t credit_bytes_cap = 8ull << 20;  // 0 = unlimited
+  // SO_SNDBUF for accepted sockets; 0 = the OS default (tests shrink it).
+  int socket_send_buffer_bytes = 0;
+  // Diagnostic lines (a malformed stream, an idle or slow client cut, a fatal storage error).
+  // Called from io threads; must be thread-safe. Empty = "ironbus: <line>" on stderr.
+  std::function<void(std::string_view line)> log_sink;
 };
 
 struct BrokerStats {
@@ -57,9 +87,12 @@ struct BrokerStats {
   uint64_t connections_refused = 0;  // over max_connections
   uint64_t connections_open = 0;
   uint64_t frames_in = 0;
-  uint64_t publishes_acked = 0;
-  uint64_t publishes_refused = 0;
-  uint64_t framing_errors = 0;
+  uint64_t publishes_acked = 0;     // appends completed durable (all ack levels)
+  uint64_t publishes_refused = 0;   // Err replies to Pubs, and level-0 Pubs dropped
+  uint64_t publishes_shed = 0;      // of those: the append queue stayed full
+  uint64_t framing_errors = 0;      // connections closed for an unframeable stream
+  uint64_t idle_closed = 0;
+  uint64_t slow_closed = 0;         // a reply write stuck for write_timeout
 };
 
 class Broker {
@@ -69,9 +102,12 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Binds, listens and starts the io threads. IOError naming the address when the bind fails.
+  // Binds, listens and starts the io threads. InvalidArgument for a non-loopback host or bad
+  // options; IOError naming the address when the bind fails.
   Status Start();
   uint16_t port() const;
+  std::string address() const;  // "127.0.0.1:<port>"
+  // Graceful stop (above). Idempotent.
   void Stop();
   BrokerStats stats() const;
 

@@ -1,206 +1,309 @@
+// Session lifecycle and its three coroutines. Frame handling is in session_frames.cc.
 #include "server/session.h"
 
 #include <asio/experimental/as_tuple.hpp>
-#include <iostream>
+#include <exception>
+
+#include "server/verbs.h"
 
 namespace ironbus::server {
 namespace {
 
-using asio::experimental::as_tuple;
 using asio::use_awaitable;
-namespace pr = protocol;
+using asio::experimental::as_tuple;
 
 constexpr size_t kReadChunk = 64 * 1024;
+// One gathered write takes at most this many reply bytes (at least one frame).
+constexpr size_t kMaxWriteBatchBytes = 256 * 1024;
 
-pr::Err CodedErr(std::string_view code, std::string message) { return pr::Err{std::string(code), std::move(message)}; }
+// Runs one of the session's loops. Whatever escapes it (an allocation failure, an asio throw
+// we did not expect) closes the connection instead of ending the process, and Exited() always
+// runs, so the broker's session count stays exact.
+asio::awaitable<void> RunGuarded(std::shared_ptr<Session> self, asio::awaitable<void> (Session::*loop)(),
+                                 void (Session::*on_error)(const std::string&), void (Session::*exited)()) {
+  try {
+    co_await (self.get()->*loop)();
+  } catch (const std::exception& e) {
+    (self.get()->*on_error)(std::string("internal error: ") + e.what());
+  } catch (...) {
+    (self.get()->*on_error)("internal error");
+  }
+  (self.get()->*exited)();
+}
 
 }  // namespace
 
-Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<BrokerShared> shared)
+Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<BrokerShared> shared, uint64_t id)
     : socket_(std::move(socket)),
+      strand_(socket_.get_executor()),
       shared_(std::move(shared)),
-      wake_(socket_.get_executor()),
-      room_(socket_.get_executor()),
-      watchdog_(socket_.get_executor()),
+      options_(shared_->options),
+      id_(id),
       decoder_(shared_->options.max_frame_len),
-      last_activity_(std::chrono::steady_clock::now()) {
-  wake_.expires_at(asio::steady_timer::time_point::max());
-  room_.expires_at(asio::steady_timer::time_point::max());
+      reader_wake_(strand_),
+      writer_wake_(strand_),
+      watchdog_(strand_),
+      submit_timer_(strand_),
+      last_activity_(SteadyClock::now()) {
+  asio::error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  peer_ = ec ? "connection " + std::to_string(id_)
+             : "connection " + std::to_string(id_) + " from " + remote.address().to_string() + ":" +
+                   std::to_string(remote.port());
 }
 
 void Session::Start() {
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), [self]() { return self->ReadLoop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self]() { return self->WriteLoop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self]() { return self->Watchdog(); }, asio::detached);
+  running_ = 3;
+  for (auto loop : {&Session::ReadLoop, &Session::WriteLoop, &Session::Watchdog}) {
+    asio::co_spawn(strand_, RunGuarded(self, loop, &Session::Close, &Session::Exited), asio::detached);
+  }
 }
 
 void Session::Drain() {
-  auto self = shared_from_this();
-  asio::post(socket_.get_executor(), [self] {
-    self->reading_ = false;
-    asio::error_code ignored;
-    self->socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
-    self->room_.cancel();
-    self->Wake();
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->closed_ || self->stop_requested_) return;
+    self->stop_requested_ = true;
+    self->read_cancel_.emit(asio::cancellation_type::all);  // a blocked read returns at once
+    self->WakeReader();
+    self->submit_timer_.cancel();
   });
 }
 
-void Session::Close() {
+void Session::Abort() {
+  asio::post(strand_, [self = shared_from_this()] { self->Close("cut: the broker is stopping"); });
+}
+
+void Session::Exited() {
+  if (--running_ > 0) return;
+  Close("");
+  if (shared_->on_ended) shared_->on_ended(id_);
+}
+
+bool Session::Owed() const { return !replies_.empty() || writing_ || waiting_.has_value(); }
+
+bool Session::Backpressured() const {
+  return replies_.size() + writing_frames_ >= options_.max_pending_replies ||
+         replies_.bytes() + writing_bytes_ >= options_.max_pending_reply_bytes ||
+         inflight_append_bytes_ >= options_.max_inflight_append_bytes;
+}
+
+void Session::StartDrain() {
+  reader_done_ = true;
+  WakeWriter();
+}
+
+void Session::Close(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
-  reading_ = false;
+  reader_done_ = true;
+  if (!reason.empty()) shared_->log_line(peer_ + ": " + reason);
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  wake_.cancel();
-  room_.cancel();
+  reader_wake_.cancel();
+  writer_wake_.cancel();
   watchdog_.cancel();
-  shared_->connections_open--;
+  submit_timer_.cancel();
 }
 
 asio::awaitable<void> Session::ReadLoop() {
   Bytes buffer(kReadChunk);
-  while (reading_ && !closed_) {
-    // Bounded replies: stop reading from a client that does not read its replies.
-    while (slots_.size() >= shared_->options.max_pending_replies && reading_ && !closed_) {
-      room_.expires_at(asio::steady_timer::time_point::max());
-      co_await room_.async_wait(as_tuple(use_awaitable));
+  while (!reader_done_ && !closed_ && !stop_requested_) {
+    // Bounded replies: stop reading from a client whose replies back up (or whose appends are
+    // still in flight) until the writer or the appender catches up.
+    while (Backpressured() && !closed_ && !stop_requested_) {
+      reader_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await reader_wake_.async_wait(as_tuple(use_awaitable));
     }
-    if (!reading_ || closed_) break;
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
-    if (ec || n == 0) break;  // peer closed or reset: pending acks are dropped with the socket
-    last_activity_ = std::chrono::steady_clock::now();
-    decoder_.Feed(ByteView(buffer.data(), n));
-    for (;;) {
-      pr::RawFrame raw;
-      const auto state = decoder_.Next(&raw);
-      if (state == pr::FrameDecoder::State::kNeedMore) break;
-      if (state == pr::FrameDecoder::State::kBroken) {
-        shared_->framing_errors++;
-        std::cerr << "ironbus: closing connection " << socket_.remote_endpoint(ec) << ": " << decoder_.error() << '\n';
-        reading_ = false;  // answer what was received, then close (the writer does it)
-        break;
+    if (closed_ || stop_requested_) break;
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(buffer), asio::bind_cancellation_slot(read_cancel_.slot(), as_tuple(use_awaitable)));
+    if (closed_) break;
+    if (ec == asio::error::operation_aborted && stop_requested_) break;
+    if (ec) {
+      // The client closed its side (it may still read: answer what it sent, then close) or the
+      // connection broke (nothing more can be written either).
+      if (ec == asio::error::eof) {
+        StartDrain();
+      } else {
+        Close("");
       }
-      shared_->frames_in++;
-      Dispatch(raw);
+      break;
+    }
+    last_activity_ = SteadyClock::now();
+    decoder_.Feed(ByteView(buffer.data(), n));
+    if (!co_await ProcessFrames()) break;
+  }
+  if (stop_requested_ && !closed_ && !reader_done_) {
+    // Frames already received get a definite answer; nothing new is read.
+    (void)co_await ProcessFrames();
+  }
+  StartDrain();
+}
+
+asio::awaitable<bool> Session::ProcessFrames() {
+  for (;;) {
+    if (closed_ || reader_done_) co_return false;
+    // Between frames too: a single read can hold thousands of small requests.
+    while (Backpressured() && !closed_ && !stop_requested_) {
+      reader_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await reader_wake_.async_wait(as_tuple(use_awaitable));
+    }
+    if (closed_) co_return false;
+    protocol::RawFrame raw;
+    const auto state = decoder_.Next(&raw);
+    if (state == protocol::FrameDecoder::State::kNeedMore) co_return true;
+    if (state == protocol::FrameDecoder::State::kBroken) {
+      // The stream can no longer be framed: answer what is queued, then close (spec 2).
+      shared_->framing_errors++;
+      shared_->log_line(peer_ + ": closing: " + decoder_.error());
+      co_return false;
+    }
+    shared_->frames_in++;
+    switch (Dispatch(raw.tag, raw.body)) {
+      case Next::kContinue:
+        break;
+      case Next::kSubmitWait:
+        co_await WaitForSubmitRoom();
+        break;
+      case Next::kStopReading:
+        co_return false;
     }
   }
-  reading_ = false;
-  Wake();
+}
+
+asio::awaitable<void> Session::WaitForSubmitRoom() {
+  // The append queue was full: retry without blocking the io thread and without reading on.
+  auto backoff = std::chrono::milliseconds(1);
+  while (waiting_ && !closed_) {
+    WaitingSubmit& w = *waiting_;
+    if (stop_requested_ || SteadyClock::now() - w.since >= options_.submit_wait) {
+      const uint64_t slot = w.slot;
+      const size_t bytes = w.bytes;
+      waiting_.reset();
+      if (!stop_requested_) shared_->publishes_shed++;
+      FailSlot(slot, bytes,
+               stop_requested_ ? protocol::Err{"", std::string(kTextShuttingDown)}
+                               : protocol::Err{std::string(protocol::kErrAtCapacity), std::string(kTextShedUnderLoad)},
+               false);
+      break;
+    }
+    // A copy per attempt: a refused TrySubmit destroys the request it was given.
+    Status s = shared_->appender->TrySubmit(w.request, MakeCompletion(w.slot, w.bytes));
+    if (s.ok()) {
+      waiting_.reset();
+      break;
+    }
+    if (!s.IsUnavailable()) {
+      const uint64_t slot = w.slot;
+      const size_t bytes = w.bytes;
+      waiting_.reset();
+      const ProduceRefusal r = RefusalFor(s);
+      FailSlot(slot, bytes, r.err, r.fatal);
+      break;
+    }
+    submit_timer_.expires_after(backoff);
+    co_await submit_timer_.async_wait(as_tuple(use_awaitable));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(8));
+  }
+  waiting_.reset();
 }
 
 asio::awaitable<void> Session::WriteLoop() {
+  std::vector<Bytes> batch;
+  std::vector<asio::const_buffer> buffers;
   while (!closed_) {
-    // Write every ready reply at the front, in order; a pending PubAck holds the line.
-    Bytes batch;
-    while (!slots_.empty() && slots_.front()->bytes) {
-      PutBytes(&batch, *slots_.front()->bytes);
-      slots_.pop_front();
-    }
-    if (!batch.empty()) {
-      room_.cancel();
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(batch), as_tuple(use_awaitable));
+    if (replies_.front_ready()) {
+      batch.clear();
+      buffers.clear();
+      replies_.TakeReady(&batch, kMaxWriteBatchBytes);
+      writing_frames_ = batch.size();
+      writing_bytes_ = 0;
+      for (const Bytes& frame : batch) {
+        writing_bytes_ += frame.size();
+        buffers.push_back(asio::buffer(frame));
+      }
+      writing_ = true;
+      write_started_ = SteadyClock::now();
+      auto [ec, n] = co_await asio::async_write(socket_, buffers, as_tuple(use_awaitable));
       (void)n;
-      if (ec) break;
+      writing_ = false;
+      writing_frames_ = 0;
+      writing_bytes_ = 0;
+      if (ec) {
+        Close("");
+        break;
+      }
+      last_activity_ = SteadyClock::now();
+      WakeReader();  // room in the reply queue
       continue;
     }
-    if (!reading_ && slots_.empty()) break;  // drained: close
-    wake_.expires_at(asio::steady_timer::time_point::max());
-    co_await wake_.async_wait(as_tuple(use_awaitable));
+    if (reader_done_ && !Owed()) {
+      co_await Linger();
+      break;
+    }
+    writer_wake_.expires_at(asio::steady_timer::time_point::max());
+    co_await writer_wake_.async_wait(as_tuple(use_awaitable));
   }
-  Close();
+}
+
+asio::awaitable<void> Session::Linger() {
+  // Every reply is written. Send FIN and read until the client closes (or the linger runs
+  // out): closing a socket with unread input sends RST, which can destroy replies the client
+  // has not read yet.
+  asio::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  lingering_ = true;
+  linger_deadline_ = SteadyClock::now() + options_.linger;
+  watchdog_.cancel();  // re-arm for the linger deadline
+  Bytes sink(4096);
+  while (!closed_) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(sink), as_tuple(use_awaitable));
+    (void)n;
+    if (ec) break;
+  }
+  Close("");
 }
 
 asio::awaitable<void> Session::Watchdog() {
-  const auto timeout = shared_->options.idle_timeout;
-  if (timeout.count() <= 0) co_return;
+  const auto idle = options_.idle_timeout;
+  const auto write_bound = options_.write_timeout;
   while (!closed_) {
-    watchdog_.expires_after(std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(1000)));
-    co_await watchdog_.async_wait(as_tuple(use_awaitable));
-    if (closed_) break;
-    // Idle = nothing received for the whole window and nothing owed to the client.
-    if (std::chrono::steady_clock::now() - last_activity_ >= timeout && slots_.empty()) {
-      Close();
-    }
-  }
-}
-
-std::shared_ptr<Session::Slot> Session::Reserve() {
-  auto slot = std::make_shared<Slot>();
-  slots_.push_back(slot);
-  return slot;
-}
-
-void Session::Fill(const std::shared_ptr<Slot>& slot, const pr::Frame& frame) {
-  Bytes bytes;
-  if (!pr::EncodeFrame(frame, &bytes).ok()) {
-    bytes.clear();
-    (void)pr::EncodeFrame(pr::Frame(pr::Err{"", "reply could not be encoded"}), &bytes);
-  }
-  slot->bytes = std::move(bytes);
-  Wake();
-}
-
-void Session::Reply(const pr::Frame& frame) { Fill(Reserve(), frame); }
-
-void Session::Dispatch(const pr::RawFrame& raw) {
-  auto decoded = pr::DecodeBody(raw.tag, raw.body, pr::Direction::kToServer);
-  if (!decoded.ok()) {
-    // Unknown tag or malformed body: one Err, the connection stays usable.
-    Reply(pr::Err{"", decoded.status().message()});
-    return;
-  }
-  pr::Frame& frame = *decoded;
-  if (std::holds_alternative<pr::Ping>(frame)) return Reply(pr::Pong{});
-  if (auto* connect = std::get_if<pr::Connect>(&frame)) {
-    const BrokerOptions& o = shared_->options;
-    pr::Info info;
-    const uint32_t credit = connect->requested_credit ? std::min(*connect->requested_credit, o.credit) : o.credit;
-    const uint64_t bytes =
-        connect->requested_credit_bytes ? std::min(*connect->requested_credit_bytes, o.credit_bytes) : o.credit_bytes;
-    info.credit = pr::Advert<uint32_t>{std::max<uint32_t>(credit, 1), o.credit};  // never advertise 0
-    info.credit_bytes = pr::Advert<uint64_t>{bytes, o.credit_bytes};
-    info.gap_marker = connect->wants_gap_marker;
-    info.streams = connect->understands_streams;
-    connected_ = true;
-    return Reply(info);
-  }
-  if (!connected_) return Reply(pr::Err{"", std::string(pr::kTextNotConnected)});
-  if (auto* pub = std::get_if<pr::Pub>(&frame)) return HandlePub(std::move(*pub));
-  Reply(pr::Err{"", std::string(pr::kTextVerbNotSupported)});
-}
-
-void Session::HandlePub(pr::Pub pub) {
-  const bool wants_reply = pub.ack_level() != 0;  // level 0: no reply at all, ever
-  std::shared_ptr<Slot> slot = wants_reply ? Reserve() : nullptr;
-  storage::AppendRequest request;
-  request.key = std::move(pub.key);
-  request.headers = std::move(pub.headers);
-  request.payload = std::move(pub.payload);
-  request.flags = pub.stored_flags() & format::kFlagCompressed;
-  request.timestamp_ms = static_cast<int64_t>(pub.timestamp_ms);
-  auto self = shared_from_this();
-  Status submitted = shared_->appender->TrySubmit(std::move(request), [self, slot](Result<uint64_t> offset) {
-    // On the appender thread, after the covering fdatasync: hop back to the strand.
-    asio::post(self->socket_.get_executor(), [self, slot, offset = std::move(offset)]() {
-      if (offset.ok()) {
-        self->shared_->publishes_acked++;
-      } else {
-        self->shared_->publishes_refused++;
+    const auto now = SteadyClock::now();
+    auto next = SteadyClock::time_point::max();
+    if (lingering_) {
+      if (now >= linger_deadline_) {
+        Close("");
+        break;
       }
-      if (!slot) return;
-      if (offset.ok()) return self->Fill(slot, pr::PubAck{*offset});
-      const Status& s = offset.status();
-      self->Fill(slot, CodedErr(s.IsUnavailable() ? pr::kErrAtCapacity : pr::kErrStorage, s.message()));
-    });
-  });
-  if (!submitted.ok()) {
-    shared_->publishes_refused++;
-    if (slot) {
-      Fill(slot, CodedErr(submitted.IsUnavailable() ? pr::kErrAtCapacity : pr::kErrStorage,
-                          submitted.IsUnavailable() ? "append queue full; retry" : submitted.message()));
+      next = linger_deadline_;
+    } else {
+      if (writing_ && write_bound.count() > 0) {
+        if (now - write_started_ >= write_bound) {
+          shared_->slow_closed++;
+          Close("closing: the client has not read its replies for " + std::to_string(write_bound.count()) + " ms");
+          break;
+        }
+        next = std::min(next, write_started_ + write_bound);
+      }
+      if (idle.count() > 0) {
+        // Idle = nothing owed and no byte either way for the whole window. While something is
+        // owed the window restarts from now.
+        if (!Owed() && now - last_activity_ >= idle) {
+          shared_->idle_closed++;
+          Close("closing: idle for " + std::to_string(idle.count()) + " ms");
+          break;
+        }
+        next = std::min(next, Owed() ? now + idle : last_activity_ + idle);
+      }
     }
+    if (next == SteadyClock::time_point::max()) {
+      watchdog_.expires_at(asio::steady_timer::time_point::max());
+    } else {
+      watchdog_.expires_at(next);
+    }
+    co_await watchdog_.async_wait(as_tuple(use_awaitable));
   }
 }
 

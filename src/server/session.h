@@ -1,81 +1,149 @@
-// Session: one client connection of the Broker (broker.h). A reader coroutine and a writer
-// coroutine on the connection's strand, plus an idle watchdog; replies leave in request order
-// through a queue of slots (a pending PubAck holds back later replies).
+// Session: one client connection of the Broker (internal to src/server; broker.h is the
+// public face).
 //
-// Thread safety: everything runs on the socket's strand, except Drain(), which posts to it.
+// Three coroutines share the connection's strand (STYLE.md section 8, after asio's
+// cpp20/coroutines/chat_server.cpp, with the queue bounded):
+//   reader    reads, splits frames (protocol::FrameDecoder), handles each in arrival order and
+//             pushes its reply slot; pauses while the reply queue or the in-flight append bytes
+//             are over their bounds, so a client that does not read its replies stops being
+//             read;
+//   writer    writes the ready replies at the front of the ReplyQueue (a pending produce ack
+//             holds back everything behind it); after a drain it closes: FIN, then it discards
+//             input for a short linger so the client can read every reply before the close;
+//   watchdog  closes an idle connection (idle_timeout) and one whose reply write is stuck
+//             (write_timeout: the client stopped reading).
+// A Pub goes to storage::Appender::TrySubmit (never blocks) with a completion that posts back to
+// the strand; the PubAck is filled into the Pub's slot there.
+//
+// Lifetime: shared_ptr; the coroutines and every outstanding append completion hold a
+// reference. When the last coroutine ends, BrokerShared::on_ended runs (on the strand).
+// Thread safety: Drain and Abort may be called from any thread (they post to the strand);
+// everything else runs on the strand.
 #pragma once
 
 #include <asio.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 
-#include "base/bytes.h"
-#include "format/record_format.h"
-#include "protocol/codec.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/messages.h"
 #include "server/broker.h"
+#include "server/reply_queue.h"
 #include "storage/appender.h"
 #include "storage/log.h"
 
 namespace ironbus::server {
 
-// State every session of one broker shares.
+inline constexpr std::string_view kTextShuttingDown = "shutting down";
+inline constexpr std::string_view kTextShedUnderLoad = "shed under load";
+
+// What every session of one broker shares. Owned by Broker::Impl; outlives its sessions'
+// coroutines (the broker waits for them) and is kept alive by shared_ptr for late completions.
 struct BrokerShared {
   BrokerOptions options;
   storage::Log* log = nullptr;
   storage::Appender* appender = nullptr;
-  std::atomic<bool> stopping{false};
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_refused{0};
-  std::atomic<uint64_t> connections_open{0};
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> publishes_acked{0};
   std::atomic<uint64_t> publishes_refused{0};
+  std::atomic<uint64_t> publishes_shed{0};
   std::atomic<uint64_t> framing_errors{0};
+  std::atomic<uint64_t> idle_closed{0};
+  std::atomic<uint64_t> slow_closed{0};
+  std::function<void(std::string_view)> log_line;  // never empty
+  std::function<void(uint64_t session_id)> on_ended;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::ip::tcp::socket socket, std::shared_ptr<BrokerShared> shared);
+  using SteadyClock = std::chrono::steady_clock;
+
+  // `socket`'s executor must be a strand.
+  Session(asio::ip::tcp::socket socket, std::shared_ptr<BrokerShared> shared, uint64_t id);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void Start();
-  // Stop reading; answer what was received, then close. Thread-safe.
+  // Graceful: stop reading, answer frames already received with Err "shutting down", write
+  // the acks of submitted appends, then close.
   void Drain();
+  // Close now.
+  void Abort();
 
  private:
-  struct Slot {
-    std::optional<Bytes> bytes;  // empty while the reply is pending
+  enum class Next : uint8_t { kContinue, kSubmitWait, kStopReading };
+  struct WaitingSubmit {
+    storage::AppendRequest request;
+    uint64_t slot = 0;
+    size_t bytes = 0;
+    SteadyClock::time_point since;
   };
 
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   asio::awaitable<void> Watchdog();
-  void Close();
-  void Wake() { wake_.cancel(); }
-  std::shared_ptr<Slot> Reserve();
-  void Fill(const std::shared_ptr<Slot>& slot, const protocol::Frame& frame);
+  // Handles the frames the decoder holds; false when the reader must stop.
+  asio::awaitable<bool> ProcessFrames();
+  asio::awaitable<void> WaitForSubmitRoom();
+  asio::awaitable<void> Linger();
+  void Exited();
+
+  // session_frames.cc
+  Next Dispatch(uint8_t tag, ByteView body);
+  void HandleConnect(ByteView body);
+  Next HandlePub(ByteView body);
+  Next Submit(storage::AppendRequest request, uint64_t slot, size_t bytes);
+  storage::Completion MakeCompletion(uint64_t slot, size_t bytes);
+  void OnAppended(uint64_t slot, size_t bytes, Result<uint64_t> offset);
+  void FailSlot(uint64_t slot, size_t bytes, const protocol::Err& err, bool fatal);
   void Reply(const protocol::Frame& frame);
-  void Dispatch(const protocol::RawFrame& raw);
-  void HandlePub(protocol::Pub pub);
+  void ReplyErr(std::string_view code, std::string_view message);
+
+  bool Backpressured() const;
+  bool Owed() const;  // replies queued, being written or pending
+  // Stop handling frames; the writer closes once every queued reply is written.
+  void StartDrain();
+  void Close(const std::string& reason);
+  void WakeReader() { reader_wake_.cancel(); }
+  void WakeWriter() { writer_wake_.cancel(); }
 
   asio::ip::tcp::socket socket_;
-  std::shared_ptr<BrokerShared> shared_;
-  asio::steady_timer wake_;
-  asio::steady_timer room_;
-  asio::steady_timer watchdog_;
+  const asio::any_io_executor strand_;
+  const std::shared_ptr<BrokerShared> shared_;
+  const BrokerOptions& options_;
+  const uint64_t id_;
+  std::string peer_;
+
   protocol::FrameDecoder decoder_;
-  std::chrono::steady_clock::time_point last_activity_;
-  std::deque<std::shared_ptr<Slot>> slots_;
-  bool reading_ = true;
+  ReplyQueue replies_;
+  asio::steady_timer reader_wake_;
+  asio::steady_timer writer_wake_;
+  asio::steady_timer watchdog_;
+  asio::steady_timer submit_timer_;
+  asio::cancellation_signal read_cancel_;
+
+  bool connected_ = false;       // a Connect was answered with Info
+  protocol::Info negotiated_;    // what that Info said
+  bool stop_requested_ = false;  // Drain()
+  bool reader_done_ = false;     // no more frames will be handled
+  bool lingering_ = false;
   bool closed_ = false;
-  bool connected_ = false;
+  bool writing_ = false;
+  size_t writing_frames_ = 0;
+  size_t writing_bytes_ = 0;
+  size_t inflight_append_bytes_ = 0;
+  std::optional<WaitingSubmit> waiting_;
+  SteadyClock::time_point last_activity_;
+  SteadyClock::time_point write_started_;
+  SteadyClock::time_point linger_deadline_;
+  int running_ = 0;  // coroutines still running
 };
 
 }  // namespace ironbus::server

@@ -100,6 +100,7 @@ class Appender {
 
   AppenderStats stats() const;
   size_t queued() const;
+  size_t capacity() const { return options_.queue_capacity; }  // the queue bound
 
  private:
   struct Pending {

@@ -1,0 +1,218 @@
+// What a session does with each frame: the handshake, Ping, Pub, and the Err replies for
+// everything else (spec/protocol.md sections 2, 4, 5, 7, 9).
+#include <algorithm>
+
+#include "format/record_format.h"
+#include "protocol/codec.h"
+#include "server/session.h"
+#include "server/verbs.h"
+
+namespace ironbus::server {
+namespace {
+
+namespace pr = protocol;
+
+// Level 0 never gets a reply, not even an Err (spec 7.2): the Go client's fire-and-forget
+// writes and returns, and any reply would shift every later reply by one. For Pub the flags
+// byte is the first body byte; PubTo/PubSubject carry a whole Pub body as their tail.
+bool IsFireAndForget(uint8_t tag, ByteView body) {
+  if (tag == static_cast<uint8_t>(pr::Tag::kPub)) {
+    if (body.empty()) return false;
+    pr::Pub probe;
+    probe.flags = body[0];
+    return probe.ack_level() == 0;
+  }
+  if (tag == static_cast<uint8_t>(pr::Tag::kPubTo) || tag == static_cast<uint8_t>(pr::Tag::kPubSubject)) {
+    auto frame = pr::DecodeBody(tag, body, pr::Direction::kToServer);
+    if (!frame.ok()) return false;
+    if (const auto* to = std::get_if<pr::PubTo>(&*frame)) return to->pub.ack_level() == 0;
+    if (const auto* subject = std::get_if<pr::PubSubject>(&*frame)) return subject->pub.ack_level() == 0;
+  }
+  return false;
+}
+
+Bytes EncodeReply(const pr::Frame& frame) {
+  Bytes out;
+  if (!pr::EncodeFrame(frame, &out).ok()) {
+    out.clear();
+    (void)pr::EncodeFrame(pr::Frame(pr::Err{"", "reply could not be encoded"}), &out);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Session::Reply(const pr::Frame& frame) {
+  replies_.PushReady(EncodeReply(frame));
+  WakeWriter();
+}
+
+void Session::ReplyErr(std::string_view code, std::string_view message) {
+  Reply(pr::Err{std::string(code), std::string(message)});
+}
+
+Session::Next Session::Dispatch(uint8_t tag, ByteView body) {
+  switch (ClassifyTag(tag)) {
+    case TagClass::kUnknown:
+      ReplyErr("", pr::kTextUnknownFrameType);
+      return Next::kContinue;
+    case TagClass::kNotForClients:
+      ReplyErr("", pr::kTextVerbNotSupported);
+      return Next::kContinue;
+    case TagClass::kClientVerb:
+      break;
+  }
+  if (stop_requested_) {
+    if (!IsFireAndForget(tag, body)) ReplyErr("", kTextShuttingDown);
+    return Next::kContinue;
+  }
+  // Ping needs no handshake (the reference dispatch answers it before checking one).
+  if (tag == static_cast<uint8_t>(pr::Tag::kPing)) {
+    Reply(pr::Pong{});
+    return Next::kContinue;
+  }
+  if (tag == static_cast<uint8_t>(pr::Tag::kConnect)) {
+    HandleConnect(body);
+    return Next::kContinue;
+  }
+  if (IsFireAndForget(tag, body) && (!connected_ || !IsHandled(tag))) {
+    shared_->publishes_refused++;  // level 0: dropped without a word
+    return Next::kContinue;
+  }
+  if (!connected_) {
+    ReplyErr("", pr::kTextNotConnected);
+    return Next::kContinue;
+  }
+  if (tag == static_cast<uint8_t>(pr::Tag::kPub)) return HandlePub(body);
+  ReplyErr("", pr::kTextVerbNotSupported);
+  return Next::kContinue;
+}
+
+void Session::HandleConnect(ByteView body) {
+  auto frame = pr::DecodeBody(static_cast<uint8_t>(pr::Tag::kConnect), body, pr::Direction::kToServer);
+  if (!frame.ok()) {
+    // The connection stays open so the client may retry the handshake (spec 5.2).
+    ReplyErr("", frame.status().message());
+    return;
+  }
+  const auto& connect = std::get<pr::Connect>(*frame);
+  const BrokerOptions& o = options_;
+  pr::Info info;
+  // Negotiated = min(request, cap) when requested, else the default; never 0 messages (the Go
+  // client caps every Fetch/Flow at it).
+  uint32_t credit = connect.requested_credit ? std::min(*connect.requested_credit, o.credit_cap) : o.credit;
+  credit = std::max<uint32_t>(credit, 1);
+  uint64_t credit_bytes = o.credit_bytes;
+  if (connect.requested_credit_bytes) {
+    credit_bytes = o.credit_bytes_cap == 0 ? *connect.requested_credit_bytes
+                                           : std::min(*connect.requested_credit_bytes, o.credit_bytes_cap);
+  }
+  info.credit = pr::Advert<uint32_t>{credit, o.credit_cap};
+  info.credit_bytes = pr::Advert<uint64_t>{credit_bytes, o.credit_bytes_cap};
+  // Each capability bit = asked AND supported. Gap markers are a representation choice we
+  // honour; streams, Tier-S streaming and DeliverBatch are not built yet, so never confirmed.
+  info.gap_marker = connect.wants_gap_marker;
+  info.streams = false;
+  info.streaming = false;
+  info.deliver_batch = false;
+  // A second Connect re-negotiates from scratch.
+  connected_ = true;
+  negotiated_ = info;
+  Reply(info);
+}
+
+Session::Next Session::HandlePub(ByteView body) {
+  auto decoded = pr::DecodePubBody(body);
+  if (!decoded.ok()) {
+    shared_->publishes_refused++;
+    ReplyErr("", decoded.status().message());  // "malformed pub body"; level 0 never got here
+    return Next::kContinue;
+  }
+  pr::Pub& pub = *decoded;
+  const uint8_t level = pub.ack_level();
+  storage::AppendRequest request;
+  request.key = std::move(pub.key);
+  request.headers = std::move(pub.headers);
+  request.payload = std::move(pub.payload);
+  // Only COMPRESSED is a producer input; HAS_KEY and HAS_XXH3 are derived at append, and the
+  // wire-only bits (ack level, dedup, seq) are cleared (spec 7.1).
+  request.flags = pub.stored_flags() & format::kFlagCompressed;
+  request.timestamp_ms = static_cast<int64_t>(std::min<uint64_t>(pub.timestamp_ms, INT64_MAX));
+  const size_t bytes = request.key.size() + request.headers.size() + request.payload.size();
+
+  if (level == 0) {
+    // Never waited for and never answered: shed at once when the queue is full.
+    auto shared = shared_;
+    Status s = shared_->appender->TrySubmit(std::move(request), [shared](Result<uint64_t> offset) {
+      if (offset.ok()) {
+        shared->publishes_acked++;
+      } else {
+        shared->publishes_refused++;
+      }
+    });
+    if (!s.ok()) shared_->publishes_refused++;
+    return Next::kContinue;
+  }
+  const uint64_t slot = replies_.PushPending();
+  inflight_append_bytes_ += bytes;
+  return Submit(std::move(request), slot, bytes);
+}
+
+Session::Next Session::Submit(storage::AppendRequest request, uint64_t slot, size_t bytes) {
+  storage::Appender& appender = *shared_->appender;
+  // A refused TrySubmit destroys its request, so when the queue looks full the request is kept
+  // here and the reader retries from WaitForSubmitRoom (which submits copies).
+  const bool looks_full = appender.queued() + 1 >= appender.capacity();
+  if (looks_full && options_.submit_wait.count() > 0) {
+    waiting_ = WaitingSubmit{std::move(request), slot, bytes, SteadyClock::now()};
+    return Next::kSubmitWait;
+  }
+  Status s = appender.TrySubmit(std::move(request), MakeCompletion(slot, bytes));
+  if (s.ok()) return Next::kContinue;
+  if (s.IsUnavailable()) {
+    // Lost a race for the last places in the queue (or no waiting configured): shed.
+    shared_->publishes_shed++;
+    FailSlot(slot, bytes, pr::Err{std::string(pr::kErrAtCapacity), std::string(kTextShedUnderLoad)}, false);
+    return Next::kContinue;
+  }
+  const ProduceRefusal r = RefusalFor(s);
+  FailSlot(slot, bytes, r.err, r.fatal);
+  return r.fatal ? Next::kStopReading : Next::kContinue;
+}
+
+storage::Completion Session::MakeCompletion(uint64_t slot, size_t bytes) {
+  // Runs on the appender thread after the covering fdatasync (or with the reason the record
+  // was not appended or not made durable): hop back to the strand and do nothing else here.
+  return [self = shared_from_this(), slot, bytes](Result<uint64_t> offset) mutable {
+    asio::post(self->strand_, [self, slot, bytes, offset = std::move(offset)]() mutable {
+      self->OnAppended(slot, bytes, std::move(offset));
+    });
+  };
+}
+
+void Session::OnAppended(uint64_t slot, size_t bytes, Result<uint64_t> offset) {
+  if (offset.ok()) {
+    shared_->publishes_acked++;
+    inflight_append_bytes_ -= bytes;
+    WakeReader();
+    if (replies_.Fill(slot, EncodeReply(pr::PubAck{*offset}))) WakeWriter();
+    return;
+  }
+  const ProduceRefusal r = RefusalFor(offset.status());
+  FailSlot(slot, bytes, r.err, r.fatal);
+}
+
+void Session::FailSlot(uint64_t slot, size_t bytes, const pr::Err& err, bool fatal) {
+  shared_->publishes_refused++;
+  inflight_append_bytes_ -= bytes;
+  WakeReader();
+  if (replies_.Fill(slot, EncodeReply(err))) WakeWriter();
+  if (fatal && !closed_) {
+    // The write or fdatasync failed and froze the log: this connection answers what it owes
+    // and closes (spec 9, storage.md 12.4).
+    shared_->log_line(peer_ + ": fatal storage error, closing after the queued replies: " + err.message);
+    StartDrain();
+  }
+}
+
+}  // namespace ironbus::server

@@ -1,0 +1,192 @@
+// The broker's handshake, ping and produce path over real loopback sockets
+// (spec/protocol.md sections 2, 5, 6, 7, 9).
+#include <gtest/gtest.h>
+
+#include "server/broker_test_util.h"
+
+namespace ironbus::server::testing {
+namespace {
+
+TEST(BrokerHandshake, ConnectIsAnsweredWithVersionedInfoAndNegotiatedCredit) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  ASSERT_TRUE(c.connected());
+  pr::Connect connect;
+  connect.requested_credit = 1000;  // above the cap: negotiated down to it
+  connect.requested_credit_bytes = 1024;
+  connect.wants_gap_marker = true;
+  connect.understands_streams = true;
+  const pr::Info info = c.Handshake(connect);
+  EXPECT_FALSE(info.legacy);
+  ASSERT_TRUE(info.credit.has_value());
+  EXPECT_EQ(info.credit->negotiated, 64u);
+  EXPECT_EQ(info.credit->cap, 64u);
+  ASSERT_TRUE(info.credit_bytes.has_value());
+  EXPECT_EQ(info.credit_bytes->negotiated, 1024u);
+  EXPECT_TRUE(info.gap_marker);
+  EXPECT_FALSE(info.streams) << "streams are not built yet: never confirmed";
+  EXPECT_FALSE(info.streaming);
+  EXPECT_FALSE(info.default_ack_level.has_value());
+}
+
+TEST(BrokerHandshake, LegacyEmptyConnectGetsDefaultCreditNeverZero) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  pr::Connect legacy;
+  legacy.legacy = true;
+  const pr::Info info = c.Handshake(legacy);
+  ASSERT_TRUE(info.credit.has_value());
+  EXPECT_EQ(info.credit->negotiated, 64u);
+  EXPECT_EQ(info.credit_bytes->negotiated, 8u << 20);
+  EXPECT_FALSE(info.gap_marker);
+
+  pr::Connect zero;
+  zero.requested_credit = 0;
+  const pr::Info again = c.Handshake(zero);  // a second Connect re-negotiates
+  EXPECT_EQ(again.credit->negotiated, 1u);
+}
+
+TEST(BrokerHandshake, MalformedConnectGetsErrAndTheConnectionStaysOpen) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  const uint8_t bad[] = {7, 1, 0, 0};  // body_version 7
+  ASSERT_TRUE(c.SendRaw(1, bad));
+  const auto err = c.ReadAs<pr::Err>();
+  EXPECT_TRUE(err.code.empty());
+  EXPECT_FALSE(err.message.empty());
+  EXPECT_FALSE(c.Handshake().legacy);  // the retry succeeds on the same connection
+}
+
+TEST(BrokerHandshake, PingIsAnsweredBeforeConnectButPubIsNotConnected) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  ASSERT_TRUE(c.SendFrame(pr::Ping{}));
+  c.ReadAs<pr::Pong>();
+  ASSERT_TRUE(c.SendFrame(MakePub("early")));
+  EXPECT_EQ(c.ReadAs<pr::Err>().message, "not connected");
+  pr::Pub fire = MakePub("early, level 0");
+  fire.flags = pr::kPubFlagFireAndForget;
+  ASSERT_TRUE(c.SendFrame(fire));  // level 0: not even an Err
+  ASSERT_TRUE(c.SendFrame(pr::Ping{}));
+  c.ReadAs<pr::Pong>();
+  EXPECT_EQ(h.log().next_offset(), 0u);
+}
+
+TEST(BrokerProduce, PubAckCarriesDenseOffsetsAndComesAfterTheRecordIsDurable) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  c.Handshake();
+  for (uint64_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c.SendFrame(MakePub("payload-" + std::to_string(i), "k")));
+    const auto ack = c.ReadAs<pr::PubAck>();
+    EXPECT_EQ(ack.offset, i);
+    // The ack leaves only after the covering fdatasync: the record is already durable.
+    EXPECT_GT(h.log().durable_offset(), ack.offset);
+  }
+  auto batch = h.log().Read(0, 10, 1u << 20);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->records.size(), 5u);
+  EXPECT_EQ(Str(batch->records[3].record.payload), "payload-3");
+  EXPECT_EQ(Str(batch->records[3].record.key), "k");
+}
+
+TEST(BrokerProduce, PipelinedPubsAreAnsweredInRequestOrderWithAPingInBetween) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  c.Handshake();
+  Bytes window;
+  constexpr int kPubs = 300;
+  for (int i = 0; i < kPubs; ++i) {
+    ASSERT_TRUE(pr::EncodeFrame(pr::Frame(MakePub(std::to_string(i))), &window).ok());
+    if (i == 150) {
+      ASSERT_TRUE(pr::EncodeFrame(pr::Frame(pr::Ping{}), &window).ok());
+    }
+  }
+  ASSERT_TRUE(c.Send(window));  // the whole window in one write, like the Go ProduceWindow
+  uint64_t expected = 0;
+  for (int i = 0; i < kPubs + 1; ++i) {
+    auto frame = c.Read();
+    ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+    if (i == 151) {
+      // The Pong waited behind the 151 acks before it, fsyncs and all.
+      EXPECT_TRUE(std::holds_alternative<pr::Pong>(*frame)) << "reply " << i;
+      continue;
+    }
+    ASSERT_TRUE(std::holds_alternative<pr::PubAck>(*frame)) << "reply " << i;
+    EXPECT_EQ(std::get<pr::PubAck>(*frame).offset, expected++);
+  }
+  EXPECT_EQ(h.broker().stats().publishes_acked, static_cast<uint64_t>(kPubs));
+}
+
+TEST(BrokerProduce, FireAndForgetGetsNoReplyButTakesTheNextOffset) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  c.Handshake();
+  pr::Pub fire = MakePub("level 0");
+  fire.flags = pr::kPubFlagFireAndForget;
+  ASSERT_TRUE(c.SendFrame(fire));
+  ASSERT_TRUE(c.SendFrame(pr::Ping{}));
+  c.ReadAs<pr::Pong>();  // the first reply is the Pong: nothing answered the level-0 Pub
+  pr::Pub level2 = MakePub("level 2");
+  level2.flags = static_cast<uint8_t>(2 << pr::kPubAckLevelShift);
+  ASSERT_TRUE(c.SendFrame(level2));
+  EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, 1u);
+}
+
+TEST(BrokerProduce, AWindowBiggerThanTheReplyQueueStillCompletes) {
+  BrokerOptions o;
+  o.max_pending_replies = 4;  // the reader pauses every 4 pending acks
+  BrokerHarness h(o);
+  RawConn c(h.port());
+  c.Handshake();
+  Bytes window;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(pr::EncodeFrame(pr::Frame(MakePub("w")), &window).ok());
+  ASSERT_TRUE(c.Send(window));
+  for (uint64_t i = 0; i < 100; ++i) EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, i);
+}
+
+TEST(BrokerProduce, AFullAppendQueueIsWaitedForWithinTheBound) {
+  storage::AppenderOptions ao;
+  ao.queue_capacity = 1;  // almost every submit finds the queue full
+  BrokerHarness h({}, ao);
+  RawConn c(h.port());
+  c.Handshake();
+  Bytes window;
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(pr::EncodeFrame(pr::Frame(MakePub("q")), &window).ok());
+  ASSERT_TRUE(c.Send(window));
+  for (uint64_t i = 0; i < 200; ++i) EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, i);
+  EXPECT_EQ(h.broker().stats().publishes_shed, 0u);
+}
+
+TEST(BrokerProduce, WithoutWaitingAFullAppendQueueShedsWithAtCapacity) {
+  storage::AppenderOptions ao;
+  ao.queue_capacity = 1;
+  BrokerOptions o;
+  o.submit_wait = std::chrono::milliseconds(0);
+  BrokerHarness h(o, ao);
+  RawConn c(h.port());
+  c.Handshake();
+  Bytes window;
+  constexpr int kPubs = 300;
+  for (int i = 0; i < kPubs; ++i) ASSERT_TRUE(pr::EncodeFrame(pr::Frame(MakePub("s")), &window).ok());
+  ASSERT_TRUE(c.Send(window));
+  uint64_t next_offset = 0;
+  uint64_t shed = 0;
+  for (int i = 0; i < kPubs; ++i) {
+    auto frame = c.Read();
+    ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+    if (auto* err = std::get_if<pr::Err>(&*frame)) {
+      EXPECT_EQ(err->code, "ERR_AT_CAPACITY");
+      EXPECT_EQ(err->message, "shed under load");
+      ++shed;
+    } else {
+      ASSERT_TRUE(std::holds_alternative<pr::PubAck>(*frame));
+      EXPECT_EQ(std::get<pr::PubAck>(*frame).offset, next_offset++);  // a shed Pub consumes no offset
+    }
+  }
+  EXPECT_EQ(h.broker().stats().publishes_shed, shed);
+  EXPECT_EQ(h.log().next_offset(), next_offset);
+}
+
+}  // namespace
+}  // namespace ironbus::server::testing
