@@ -31,6 +31,7 @@
 #include <string>
 
 #include "protocol/frame_decoder.h"
+#include "protocol/handshake.h"
 #include "protocol/messages.h"
 #include "server/broker.h"
 #include "server/reply_queue.h"
@@ -130,7 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::cancellation_signal read_cancel_;
 
   bool connected_ = false;       // a Connect was answered with Info
-  protocol::Info negotiated_;    // what that Info said
+  protocol::Negotiated negotiated_;  // what it agreed (credit, gap markers, ...)
   bool stop_requested_ = false;  // Drain()
   bool reader_done_ = false;     // no more frames will be handled
   bool lingering_ = false;

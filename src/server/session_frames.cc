@@ -4,6 +4,7 @@
 
 #include "format/record_format.h"
 #include "protocol/codec.h"
+#include "protocol/handshake.h"
 #include "server/session.h"
 #include "server/verbs.h"
 
@@ -96,29 +97,21 @@ void Session::HandleConnect(ByteView body) {
     return;
   }
   const auto& connect = std::get<pr::Connect>(*frame);
-  const BrokerOptions& o = options_;
-  pr::Info info;
-  // Negotiated = min(request, cap) when requested, else the default; never 0 messages (the Go
-  // client caps every Fetch/Flow at it).
-  uint32_t credit = connect.requested_credit ? std::min(*connect.requested_credit, o.credit_cap) : o.credit;
-  credit = std::max<uint32_t>(credit, 1);
-  uint64_t credit_bytes = o.credit_bytes;
-  if (connect.requested_credit_bytes) {
-    credit_bytes = o.credit_bytes_cap == 0 ? *connect.requested_credit_bytes
-                                           : std::min(*connect.requested_credit_bytes, o.credit_bytes_cap);
-  }
-  info.credit = pr::Advert<uint32_t>{credit, o.credit_cap};
-  info.credit_bytes = pr::Advert<uint64_t>{credit_bytes, o.credit_bytes_cap};
-  // Each capability bit = asked AND supported. Gap markers are a representation choice we
-  // honour; streams, Tier-S streaming and DeliverBatch are not built yet, so never confirmed.
-  info.gap_marker = connect.wants_gap_marker;
-  info.streams = false;
-  info.streaming = false;
-  info.deliver_batch = false;
+  // Capability bits are "asked AND supported": gap markers are a representation choice we
+  // honour; streams, Tier-S and DeliverBatch are not built yet, so never confirmed. The auth
+  // section is parsed and ignored (no identities are configured on a loopback broker).
+  pr::HandshakePolicy policy;
+  policy.default_credit = options_.credit;
+  policy.credit_cap = options_.credit_cap;
+  policy.default_credit_bytes = options_.credit_bytes;
+  policy.credit_bytes_cap = options_.credit_bytes_cap;
+  policy.streams = false;
+  policy.streaming = false;
+  policy.deliver_batch = false;
   // A second Connect re-negotiates from scratch.
+  negotiated_ = pr::Negotiate(connect, policy);
   connected_ = true;
-  negotiated_ = info;
-  Reply(info);
+  Reply(negotiated_.info);
 }
 
 Session::Next Session::HandlePub(ByteView body) {

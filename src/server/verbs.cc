@@ -5,18 +5,18 @@
 namespace ironbus::server {
 
 TagClass ClassifyTag(uint8_t tag) {
-  switch (tag) {
-    // Requests of the table in spec section 4 (dir C).
-    case 1: case 3: case 5: case 6: case 7: case 8: case 10: case 19: case 23:  // v1
-    case 24: case 25: case 52:                                                  // Tier-S, pause
-    case 28: case 29: case 30: case 31: case 34: case 35: case 36:              // streams, subjects
-    case 44: case 45: case 46: case 48: case 49:                                // transactions
+  switch (protocol::SenderOf(tag)) {
+    case protocol::Sender::kClient:
+    case protocol::Sender::kEither:  // Ping and the StreamInfo request
       return TagClass::kClientVerb;
-    default:
+    case protocol::Sender::kServer:
+    case protocol::Sender::kPeer:
+      return TagClass::kNotForClients;
+    case protocol::Sender::kNobody:
       break;
   }
-  if (tag >= 1 && tag <= 52) return TagClass::kNotForClients;
-  return TagClass::kUnknown;
+  // The reserved Nack (9) is defined but nobody sends it; 0 and 53..255 are unknown.
+  return protocol::IsDefinedTag(tag) ? TagClass::kNotForClients : TagClass::kUnknown;
 }
 
 bool IsHandled(uint8_t tag) {
