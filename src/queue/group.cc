@@ -214,6 +214,10 @@ void Group::MaybeFlushAttempts() {
   const uint32_t trigger = env_.options->attempts_flush_redeliveries;
   if (trigger == 0 || redeliveries_since_flush_ < trigger) return;
   const AttemptMap attempts = leases_.AttemptSnapshot();
+  if (attempts.empty() && !attempts_nonempty_on_disk_) {
+    redeliveries_since_flush_ = 0;  // nothing to protect: the redelivered offsets settled
+    return;
+  }
   Status st = checkpoint_->WriteAttempts(attempts);
   if (st.ok()) {
     stats_.attempts_writes += 1;

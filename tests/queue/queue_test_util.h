@@ -24,14 +24,15 @@ namespace ironbus::queue::testing {
 inline constexpr char kDir[] = "/data";
 inline constexpr int64_t kMs = 1'000'000;  // ns per ms
 
-class QueueTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(fs_.CreateDirs(kDir).ok());
+// Usable on its own (sweeps build one per case) or as a gtest fixture (QueueTest below).
+class QueueEnv {
+ public:
+  QueueEnv() {
+    EXPECT_TRUE(fs_.CreateDirs(kDir).ok());
     fs_.SyncAll();
     log_options_.compression = format::Compression::kNone;
   }
-  void TearDown() override { Close(); }
+  virtual ~QueueEnv() { Close(); }
 
   // Opens (or reopens) the directory and the groups with `options_`.
   void Open() {
@@ -180,12 +181,14 @@ class QueueTest : public ::testing::Test {
     return out;
   }
 
-  io::SimFileSystem fs_;
+  io::SimFileSystem fs_;  // declared first: destroyed after everything holding its files
   ManualClock clock_{1'700'000'000'000, 1'000 * kMs};
   storage::LogOptions log_options_;
   QueueOptions options_;
   std::optional<recovery::OpenedDataDir> dir_;
   std::unique_ptr<Groups> groups_;
 };
+
+class QueueTest : public ::testing::Test, public QueueEnv {};
 
 }  // namespace ironbus::queue::testing
