@@ -181,6 +181,18 @@ TEST_F(DlqTest, FailedDlqAppendCommitsNothingAndTheMoveIsRetriedLater) {
   EXPECT_EQ(ReadDlq().size(), 1u);
 }
 
+TEST_F(DlqTest, PeekingWithoutAckingCountsAsAttemptsAndEventuallyDeadLetters) {
+  Open();
+  Group* g = Subscribe(1);
+  ProduceN(1);
+  for (uint32_t attempt = 1; attempt <= 5; ++attempt) {
+    ASSERT_EQ(FetchOne(g, 1).deliveries, attempt);
+    AdvanceMs(1000);  // never settled: the lease expires
+  }
+  EXPECT_EQ(DeadLetters(FetchN(g, 1, 1)), (std::vector<uint64_t>{0}));
+  EXPECT_EQ(ReadDlq().size(), 1u);
+}
+
 // Sweep: crash at every mutating file-system operation of the poll that moves a message to the
 // DLQ (DLQ directory creation, recovery, segment create, append, fdatasync, cursor commit,
 // attempts write), power-cut, restart, and drive the message again. Whatever the cut point,

@@ -2,6 +2,8 @@
 // power cuts, group creation rules and truncation (spec/consumers.md 3.1, 4.1, 5.4, 7, 12.4).
 #include <gtest/gtest.h>
 
+#include "format/record.h"
+#include "format/segment.h"
 #include "format/segment_name.h"
 #include "queue/queue_test_util.h"
 
@@ -310,6 +312,39 @@ TEST_F(LifecycleTest, TruncationIsSignalledOnceWhenRecordsBelowTheCursorWereReap
   Produce("after");
   Window next = FetchN(g, 1, 10);
   for (const auto& item : next.items) EXPECT_FALSE(std::holds_alternative<TruncationNotice>(item));
+}
+
+TEST_F(LifecycleTest, OffsetsRecoveryCouldNotKeepAreSteppedOver) {
+  log_options_.max_segment_bytes = 512;
+  Open();
+  for (int i = 0; i < 20; ++i) Produce(std::string(16, static_cast<char>('a' + i)));
+  CloseClean();
+  // Damage the body of offset 2 inside the first (sealed) segment: recovery resynchronizes
+  // past it (D1) and the offset becomes a hole; offsets never shift.
+  const std::string seg = std::string(testing::kDir) + "/" + format::SegmentFileName(0);
+  Bytes content = *fs_.CurrentContent(seg);
+  uint64_t pos = format::kSegmentHeaderSize;
+  for (int i = 0; i < 2; ++i) {
+    format::RecordView v;
+    pos += format::DecodeRecord(ByteView(content).subspan(pos), &v).frame_len;
+  }
+  format::RecordView v;
+  const uint64_t frame_len = format::DecodeRecord(ByteView(content).subspan(pos), &v).frame_len;
+  ASSERT_EQ(v.seq, 2u);
+  content[pos + frame_len - 9] ^= 0x55;  // last payload byte: the body CRC fails
+  ASSERT_TRUE(fs_.SetFileContent(seg, content).ok());
+  Open();
+  ASSERT_EQ(dir_->report.events.size(), 1u);
+  Group* g = Subscribe(1, "", MemberOptions{100, 0});
+  Window w = FetchN(g, 1, 100);
+  std::vector<uint64_t> expect;
+  for (uint64_t o = 0; o < 20; ++o) {
+    if (o != 2) expect.push_back(o);
+  }
+  EXPECT_EQ(Offsets(w), expect);
+  EXPECT_EQ(g->stats().holes_skipped, 1u);
+  for (const auto& d : Deliveries(w)) ASSERT_EQ(Ack(g, 1, d), AckStatus::kOk);
+  EXPECT_EQ(g->committed(), 20u);  // the watermark passes the hole
 }
 
 }  // namespace
