@@ -226,6 +226,11 @@ asio::awaitable<void> Session::WriteLoop() {
       }
       writing_ = true;
       write_started_ = SteadyClock::now();
+      // Re-arm the watchdog if it sleeps past this write's deadline (rare: it normally wakes
+      // within one idle window, and write_timeout is usually as long).
+      if (options_.write_timeout.count() > 0 && watchdog_.expiry() > write_started_ + options_.write_timeout) {
+        watchdog_.cancel();
+      }
       auto [ec, n] = co_await asio::async_write(socket_, buffers, as_tuple(use_awaitable));
       (void)n;
       writing_ = false;

@@ -99,7 +99,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // session_frames.cc
   Next Dispatch(uint8_t tag, ByteView body);
   void HandleConnect(ByteView body);
-  Next HandlePub(ByteView body);
+  Next HandlePub(ByteView body, bool fire_and_forget);
   Next Submit(storage::AppendRequest request, uint64_t slot, size_t bytes);
   storage::Completion MakeCompletion(uint64_t slot, size_t bytes);
   void OnAppended(uint64_t slot, size_t bytes, Result<uint64_t> offset);

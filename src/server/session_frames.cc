@@ -63,8 +63,9 @@ Session::Next Session::Dispatch(uint8_t tag, ByteView body) {
     case TagClass::kClientVerb:
       break;
   }
+  const bool fire_and_forget = IsFireAndForget(tag, body);
   if (stop_requested_) {
-    if (!IsFireAndForget(tag, body)) ReplyErr("", kTextShuttingDown);
+    if (!fire_and_forget) ReplyErr("", kTextShuttingDown);
     return Next::kContinue;
   }
   // Ping needs no handshake (the reference dispatch answers it before checking one).
@@ -76,7 +77,7 @@ Session::Next Session::Dispatch(uint8_t tag, ByteView body) {
     HandleConnect(body);
     return Next::kContinue;
   }
-  if (IsFireAndForget(tag, body) && (!connected_ || !IsHandled(tag))) {
+  if (fire_and_forget && (!connected_ || !IsHandled(tag))) {
     shared_->publishes_refused++;  // level 0: dropped without a word
     return Next::kContinue;
   }
@@ -84,7 +85,7 @@ Session::Next Session::Dispatch(uint8_t tag, ByteView body) {
     ReplyErr("", pr::kTextNotConnected);
     return Next::kContinue;
   }
-  if (tag == static_cast<uint8_t>(pr::Tag::kPub)) return HandlePub(body);
+  if (tag == static_cast<uint8_t>(pr::Tag::kPub)) return HandlePub(body, fire_and_forget);
   ReplyErr("", pr::kTextVerbNotSupported);
   return Next::kContinue;
 }
@@ -114,11 +115,12 @@ void Session::HandleConnect(ByteView body) {
   Reply(negotiated_.info);
 }
 
-Session::Next Session::HandlePub(ByteView body) {
+Session::Next Session::HandlePub(ByteView body, bool fire_and_forget) {
   auto decoded = pr::DecodePubBody(body);
   if (!decoded.ok()) {
     shared_->publishes_refused++;
-    ReplyErr("", decoded.status().message());  // "malformed pub body"; level 0 never got here
+    // "malformed pub body"; a body whose flags byte says level 0 gets nothing, even now.
+    if (!fire_and_forget) ReplyErr("", decoded.status().message());
     return Next::kContinue;
   }
   pr::Pub& pub = *decoded;

@@ -125,8 +125,10 @@ TEST(BrokerProduce, FireAndForgetGetsNoReplyButTakesTheNextOffset) {
   pr::Pub fire = MakePub("level 0");
   fire.flags = pr::kPubFlagFireAndForget;
   ASSERT_TRUE(c.SendFrame(fire));
+  const uint8_t malformed_level0[] = {pr::kPubFlagFireAndForget, 1, 2};  // timestamp cut short
+  ASSERT_TRUE(c.SendRaw(5, malformed_level0));
   ASSERT_TRUE(c.SendFrame(pr::Ping{}));
-  c.ReadAs<pr::Pong>();  // the first reply is the Pong: nothing answered the level-0 Pub
+  c.ReadAs<pr::Pong>();  // the first reply is the Pong: nothing answered either level-0 Pub
   pr::Pub level2 = MakePub("level 2");
   level2.flags = static_cast<uint8_t>(2 << pr::kPubAckLevelShift);
   ASSERT_TRUE(c.SendFrame(level2));
