@@ -314,6 +314,22 @@ TEST_F(LifecycleTest, TruncationIsSignalledOnceWhenRecordsBelowTheCursorWereReap
   for (const auto& item : next.items) EXPECT_FALSE(std::holds_alternative<TruncationNotice>(item));
 }
 
+TEST_F(LifecycleTest, ACheckpointWriteFailureDoesNotFailTheAckAndIsRetriedAtTheNextAdvance) {
+  options_.checkpoint_interval = 0;
+  Open();
+  Group* g = Subscribe(1);
+  ProduceN(2);
+  auto d = Deliveries(FetchN(g, 1, 2));
+  fs_.FailNextSync(format::CursorFileName(""));
+  EXPECT_EQ(Ack(g, 1, d[0]), AckStatus::kOk);  // in memory; the durable cursor only lags
+  EXPECT_EQ(g->stats().checkpoint_failures, 1u);
+  EXPECT_FALSE(g->stats().last_checkpoint_error.ok());
+  EXPECT_EQ(Ack(g, 1, d[1]), AckStatus::kOk);
+  PowerCut();
+  Open();
+  EXPECT_EQ(GroupNamed()->committed(), 2u);
+}
+
 TEST_F(LifecycleTest, OffsetsRecoveryCouldNotKeepAreSteppedOver) {
   log_options_.max_segment_bytes = 512;
   Open();
