@@ -122,6 +122,7 @@ Status Client::QueuePub(const PublishRequest& request, uint8_t level) {
   pub.key = request.key;
   pub.headers = request.headers;
   pub.payload = request.payload;
+  if (!request.msg_id.empty()) pub.dedup = pr::Dedup{request.producer_id, request.epoch, request.msg_id, std::nullopt};
   return Queue(pr::Frame(std::move(pub)));
 }
 

@@ -51,6 +51,11 @@ struct PublishRequest {
   // 1 = PubAck at durability (default); 2 = the same plus a later ProduceConfirm (skipped).
   // Level 0 is PublishFireAndForget.
   uint8_t ack_level = 1;
+  // Producer dedup (spec 7.4): with a non-empty msg_id the broker appends an id at most once
+  // per producer window and answers a repeat with the original offset (duplicate = true).
+  Bytes producer_id;
+  uint64_t epoch = 0;
+  Bytes msg_id;
 };
 
 // The outcome of one Pub of a window.

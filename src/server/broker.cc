@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "server/session.h"
 
 namespace ironbus::server {
@@ -115,6 +116,7 @@ Broker::Broker(storage::Log* log, storage::Appender* appender, BrokerOptions opt
   shared.appender = appender;
   shared.options = std::move(options);
   shared.log_line = shared.options.log_sink ? shared.options.log_sink : StderrLine;
+  shared.dedup = std::make_unique<DedupWindow>(SystemClock::Default(), shared.options.dedup);
   // The registry callback runs on a session's strand; the Impl outlives every session
   // coroutine (Stop waits for them), so a plain pointer is enough.
   Impl* impl = impl_.get();

@@ -19,8 +19,12 @@
 //
 // Not built yet (answered with Err "verb not supported on this connection", connection kept):
 // the consumer verbs (Sub, Unsub, Ack, Flow, Fetch, CumulativeAck), the v2 stream and subject
-// verbs, Tier-S, transactions and PauseGroup. Producer dedup: a Pub's msg_id is accepted and
-// not yet checked (every Pub appends).
+// verbs, Tier-S, transactions and PauseGroup.
+//
+// Producer dedup (spec 7.4): a Pub with a msg_id goes through one DedupWindow shared by every
+// connection (dedup_window.h); a duplicate gets PubAckDuplicate with the original, durable
+// offset and appends nothing. The sequenced idempotent producer (HAS_SEQ) is v2: its seq is
+// accepted and ignored, the msg_id window applies.
 //
 // Stop(), in order (spec/cli-config-ops.md section 8):
 //   1. stop accepting;
@@ -44,6 +48,7 @@
 
 #include "base/result.h"
 #include "protocol/wire_format.h"
+#include "server/dedup_window.h"
 #include "storage/appender.h"
 #include "storage/log.h"
 
@@ -75,6 +80,8 @@ struct BrokerOptions {
   uint32_t credit_cap = 64;
   uint64_t credit_bytes = 8ull << 20;
   uint64_t credit_bytes_cap = 8ull << 20;  // 0 = unlimited
+  // Producer msg_id window (spec/consumers.md 9.1), shared by every connection.
+  DedupOptions dedup;
   // SO_SNDBUF for accepted sockets; 0 = the OS default (tests shrink it).
   int socket_send_buffer_bytes = 0;
   // Diagnostic lines (a malformed stream, an idle or slow client cut, a fatal storage error).

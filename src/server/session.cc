@@ -176,38 +176,39 @@ asio::awaitable<bool> Session::ProcessFrames() {
 asio::awaitable<void> Session::WaitForSubmitRoom() {
   // The append queue was full: retry without blocking the io thread and without reading on.
   auto backoff = std::chrono::milliseconds(1);
-  while (waiting_ && !closed_) {
+  while (waiting_) {
     WaitingSubmit& w = *waiting_;
+    const Produce produce = w.produce;
+    if (closed_) {
+      waiting_.reset();
+      FailSlot(produce, protocol::Err{"", "connection closed"}, false);
+      break;
+    }
     if (stop_requested_ || SteadyClock::now() - w.since >= options_.submit_wait) {
-      const uint64_t slot = w.slot;
-      const size_t bytes = w.bytes;
       waiting_.reset();
       if (!stop_requested_) shared_->publishes_shed++;
-      FailSlot(slot, bytes,
+      FailSlot(produce,
                stop_requested_ ? protocol::Err{"", std::string(kTextShuttingDown)}
                                : protocol::Err{std::string(protocol::kErrAtCapacity), std::string(kTextShedUnderLoad)},
                false);
       break;
     }
     // A copy per attempt: a refused TrySubmit destroys the request it was given.
-    Status s = shared_->appender->TrySubmit(w.request, MakeCompletion(w.slot, w.bytes));
+    Status s = shared_->appender->TrySubmit(w.request, MakeCompletion(produce));
     if (s.ok()) {
       waiting_.reset();
       break;
     }
     if (!s.IsUnavailable()) {
-      const uint64_t slot = w.slot;
-      const size_t bytes = w.bytes;
       waiting_.reset();
       const ProduceRefusal r = RefusalFor(s);
-      FailSlot(slot, bytes, r.err, r.fatal);
+      FailSlot(produce, r.err, r.fatal);
       break;
     }
     submit_timer_.expires_after(backoff);
     co_await submit_timer_.async_wait(as_tuple(use_awaitable));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(8));
   }
-  waiting_.reset();
 }
 
 asio::awaitable<void> Session::WriteLoop() {

@@ -34,6 +34,7 @@
 #include "protocol/handshake.h"
 #include "protocol/messages.h"
 #include "server/broker.h"
+#include "server/dedup_window.h"
 #include "server/reply_queue.h"
 #include "storage/appender.h"
 #include "storage/log.h"
@@ -58,6 +59,7 @@ struct BrokerShared {
   std::atomic<uint64_t> framing_errors{0};
   std::atomic<uint64_t> idle_closed{0};
   std::atomic<uint64_t> slow_closed{0};
+  std::unique_ptr<DedupWindow> dedup;
   std::function<void(std::string_view)> log_line;  // never empty
   std::function<void(uint64_t session_id)> on_ended;
 };
@@ -80,10 +82,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Next : uint8_t { kContinue, kSubmitWait, kStopReading };
+  // One produce between its decode and its reply.
+  struct Produce {
+    std::optional<uint64_t> slot;  // its reply slot; none at level 0
+    size_t bytes = 0;              // counted in inflight_append_bytes_ while submitted (slot only)
+    uint64_t ticket = 0;           // its DedupWindow ticket; 0 = no dedup
+  };
   struct WaitingSubmit {
     storage::AppendRequest request;
-    uint64_t slot = 0;
-    size_t bytes = 0;
+    Produce produce;
     SteadyClock::time_point since;
   };
 
@@ -100,10 +107,12 @@ class Session : public std::enable_shared_from_this<Session> {
   Next Dispatch(uint8_t tag, ByteView body);
   void HandleConnect(ByteView body);
   Next HandlePub(ByteView body, bool fire_and_forget);
-  Next Submit(storage::AppendRequest request, uint64_t slot, size_t bytes);
-  storage::Completion MakeCompletion(uint64_t slot, size_t bytes);
-  void OnAppended(uint64_t slot, size_t bytes, Result<uint64_t> offset);
-  void FailSlot(uint64_t slot, size_t bytes, const protocol::Err& err, bool fatal);
+  Next Submit(storage::AppendRequest request, const Produce& produce);
+  storage::Completion MakeCompletion(const Produce& produce);
+  DedupWindow::Waiter MakeDuplicateWaiter(uint64_t slot);
+  void OnAppended(const Produce& produce, Result<uint64_t> offset);
+  // Answers a produce that was not appended (and tells the dedup window).
+  void FailSlot(const Produce& produce, const protocol::Err& err, bool fatal);
   void Reply(const protocol::Frame& frame);
   void ReplyErr(std::string_view code, std::string_view message);
 

@@ -125,6 +125,44 @@ Session::Next Session::HandlePub(ByteView body, bool fire_and_forget) {
   }
   pr::Pub& pub = *decoded;
   const uint8_t level = pub.ack_level();
+  Produce produce;
+  if (level != 0) produce.slot = replies_.PushPending();
+  auto refuse = [&](std::string_view code, std::string_view text) {
+    if (produce.slot) {
+      FailSlot(produce, pr::Err{std::string(code), std::string(text)}, false);
+    } else {
+      shared_->publishes_refused++;  // level 0: dropped without a word
+    }
+    return Next::kContinue;
+  };
+
+  // Producer dedup (spec 7.4): an empty msg_id carries no key, so such a Pub simply appends.
+  if (pub.dedup && !pub.dedup->msg_id.empty()) {
+    const pr::Dedup& d = *pub.dedup;
+    const size_t max_id = options_.dedup.max_id_bytes;
+    if (d.seq && d.producer_id.empty()) return refuse("", "idempotent sequence requires a non-empty producer_id");
+    if (d.producer_id.size() > max_id) return refuse("", "producer_id too long");
+    if (d.msg_id.size() > max_id) return refuse("", "msg_id too long");
+    DedupWindow::Waiter waiter = [](const Result<uint64_t>&) {};
+    if (produce.slot) waiter = MakeDuplicateWaiter(*produce.slot);
+    const auto decision = shared_->dedup->Check(d.producer_id, d.epoch, d.msg_id, std::move(waiter));
+    switch (decision.kind) {
+      case DedupWindow::Kind::kFenced:
+        return refuse(pr::kErrProducerFenced, "fenced: stale producer epoch");
+      case DedupWindow::Kind::kDuplicate:
+        // Nothing appended; the original offset is durable (recorded after its fdatasync).
+        if (produce.slot && replies_.Fill(*produce.slot, EncodeReply(pr::PubAckDuplicate{decision.offset}))) {
+          WakeWriter();
+        }
+        return Next::kContinue;
+      case DedupWindow::Kind::kWaitForOriginal:
+        return Next::kContinue;  // the waiter fills the slot once the original is durable
+      case DedupWindow::Kind::kFresh:
+        produce.ticket = decision.ticket;
+        break;
+    }
+  }
+
   storage::AppendRequest request;
   request.key = std::move(pub.key);
   request.headers = std::move(pub.headers);
@@ -133,75 +171,96 @@ Session::Next Session::HandlePub(ByteView body, bool fire_and_forget) {
   // wire-only bits (ack level, dedup, seq) are cleared (spec 7.1).
   request.flags = pub.stored_flags() & format::kFlagCompressed;
   request.timestamp_ms = static_cast<int64_t>(std::min<uint64_t>(pub.timestamp_ms, INT64_MAX));
-  const size_t bytes = request.key.size() + request.headers.size() + request.payload.size();
+  produce.bytes = request.key.size() + request.headers.size() + request.payload.size();
 
   if (level == 0) {
     // Never waited for and never answered: shed at once when the queue is full.
-    auto shared = shared_;
-    Status s = shared_->appender->TrySubmit(std::move(request), [shared](Result<uint64_t> offset) {
-      if (offset.ok()) {
-        shared->publishes_acked++;
-      } else {
-        shared->publishes_refused++;
-      }
-    });
-    if (!s.ok()) shared_->publishes_refused++;
+    Status s = shared_->appender->TrySubmit(std::move(request), MakeCompletion(produce));
+    if (!s.ok()) FailSlot(produce, pr::Err{}, false);
     return Next::kContinue;
   }
-  const uint64_t slot = replies_.PushPending();
-  inflight_append_bytes_ += bytes;
-  return Submit(std::move(request), slot, bytes);
+  inflight_append_bytes_ += produce.bytes;
+  return Submit(std::move(request), produce);
 }
 
-Session::Next Session::Submit(storage::AppendRequest request, uint64_t slot, size_t bytes) {
+Session::Next Session::Submit(storage::AppendRequest request, const Produce& produce) {
   storage::Appender& appender = *shared_->appender;
   // A refused TrySubmit destroys its request, so when the queue looks full the request is kept
   // here and the reader retries from WaitForSubmitRoom (which submits copies).
   const bool looks_full = appender.queued() + 1 >= appender.capacity();
   if (looks_full && options_.submit_wait.count() > 0) {
-    waiting_ = WaitingSubmit{std::move(request), slot, bytes, SteadyClock::now()};
+    waiting_ = WaitingSubmit{std::move(request), produce, SteadyClock::now()};
     return Next::kSubmitWait;
   }
-  Status s = appender.TrySubmit(std::move(request), MakeCompletion(slot, bytes));
+  Status s = appender.TrySubmit(std::move(request), MakeCompletion(produce));
   if (s.ok()) return Next::kContinue;
   if (s.IsUnavailable()) {
     // Lost a race for the last places in the queue (or no waiting configured): shed.
     shared_->publishes_shed++;
-    FailSlot(slot, bytes, pr::Err{std::string(pr::kErrAtCapacity), std::string(kTextShedUnderLoad)}, false);
+    FailSlot(produce, pr::Err{std::string(pr::kErrAtCapacity), std::string(kTextShedUnderLoad)}, false);
     return Next::kContinue;
   }
   const ProduceRefusal r = RefusalFor(s);
-  FailSlot(slot, bytes, r.err, r.fatal);
+  FailSlot(produce, r.err, r.fatal);
   return r.fatal ? Next::kStopReading : Next::kContinue;
 }
 
-storage::Completion Session::MakeCompletion(uint64_t slot, size_t bytes) {
+storage::Completion Session::MakeCompletion(const Produce& produce) {
   // Runs on the appender thread after the covering fdatasync (or with the reason the record
-  // was not appended or not made durable): hop back to the strand and do nothing else here.
-  return [self = shared_from_this(), slot, bytes](Result<uint64_t> offset) mutable {
-    asio::post(self->strand_, [self, slot, bytes, offset = std::move(offset)]() mutable {
-      self->OnAppended(slot, bytes, std::move(offset));
+  // was not appended or not made durable). The dedup window learns the outcome here, so a
+  // duplicate arriving from now on is answered with a durable offset; then hop to the strand.
+  return [self = shared_from_this(), produce](Result<uint64_t> offset) mutable {
+    if (produce.ticket != 0) self->shared_->dedup->Resolve(produce.ticket, offset);
+    if (!produce.slot) {
+      if (offset.ok()) {
+        self->shared_->publishes_acked++;
+      } else {
+        self->shared_->publishes_refused++;
+      }
+      return;  // level 0: nothing to answer
+    }
+    asio::post(self->strand_, [self, produce, offset = std::move(offset)]() mutable {
+      self->OnAppended(produce, std::move(offset));
     });
   };
 }
 
-void Session::OnAppended(uint64_t slot, size_t bytes, Result<uint64_t> offset) {
+DedupWindow::Waiter Session::MakeDuplicateWaiter(uint64_t slot) {
+  return [self = shared_from_this(), slot](const Result<uint64_t>& original) {
+    asio::post(self->strand_, [self, slot, original]() {
+      if (original.ok()) {
+        if (self->replies_.Fill(slot, EncodeReply(pr::PubAckDuplicate{*original}))) self->WakeWriter();
+      } else {
+        // The original was not appended: its refusal answers the duplicate too.
+        self->FailSlot(Produce{slot, 0, 0}, RefusalFor(original.status()).err, false);
+      }
+    });
+  };
+}
+
+void Session::OnAppended(const Produce& produce, Result<uint64_t> offset) {
   if (offset.ok()) {
     shared_->publishes_acked++;
-    inflight_append_bytes_ -= bytes;
+    inflight_append_bytes_ -= produce.bytes;
     WakeReader();
-    if (replies_.Fill(slot, EncodeReply(pr::PubAck{*offset}))) WakeWriter();
+    if (replies_.Fill(*produce.slot, EncodeReply(pr::PubAck{*offset}))) WakeWriter();
     return;
   }
   const ProduceRefusal r = RefusalFor(offset.status());
-  FailSlot(slot, bytes, r.err, r.fatal);
+  // The completion already told the dedup window.
+  FailSlot(Produce{produce.slot, produce.bytes, 0}, r.err, r.fatal);
 }
 
-void Session::FailSlot(uint64_t slot, size_t bytes, const pr::Err& err, bool fatal) {
+void Session::FailSlot(const Produce& produce, const pr::Err& err, bool fatal) {
   shared_->publishes_refused++;
-  inflight_append_bytes_ -= bytes;
+  if (produce.ticket != 0) {
+    // Not appended: the id is forgotten (a retry is fresh) and any waiting duplicate is answered.
+    shared_->dedup->Resolve(produce.ticket, Status::Unavailable(err.message));
+  }
+  if (!produce.slot) return;
+  inflight_append_bytes_ -= produce.bytes;
   WakeReader();
-  if (replies_.Fill(slot, EncodeReply(err))) WakeWriter();
+  if (replies_.Fill(*produce.slot, EncodeReply(err))) WakeWriter();
   if (fatal && !closed_) {
     // The write or fdatasync failed and froze the log: this connection answers what it owes
     // and closes (spec 9, storage.md 12.4).

@@ -154,5 +154,23 @@ TEST(Client, ARequestTimeoutIsUnavailable) {
   EXPECT_TRUE(c.status().IsUnavailable()) << c.status().ToString();
 }
 
+TEST(Client, ARepeatedMsgIdIsReportedAsADuplicateOfTheOriginalOffset) {
+  BrokerHarness h;
+  auto c = Client::Connect(h.addr());
+  ASSERT_TRUE(c.ok());
+  PublishRequest r = Req("once");
+  r.producer_id = ToBytes("producer");
+  r.msg_id = ToBytes("id-1");
+  auto results = (*c)->PublishWindow({r, Req("plain"), r}, 3);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].offset, 0u);
+  EXPECT_FALSE(results[0].duplicate);
+  EXPECT_EQ(results[1].offset, 1u);
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_TRUE(results[2].duplicate);
+  EXPECT_EQ(results[2].offset, 0u);
+  EXPECT_EQ(h.log().next_offset(), 2u);
+}
+
 }  // namespace
 }  // namespace ironbus::client

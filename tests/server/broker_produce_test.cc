@@ -190,5 +190,64 @@ TEST(BrokerProduce, WithoutWaitingAFullAppendQueueShedsWithAtCapacity) {
   EXPECT_EQ(h.log().next_offset(), next_offset);
 }
 
+pr::Pub DedupPub(const std::string& payload, const std::string& producer, uint64_t epoch, const std::string& msg_id) {
+  pr::Pub p = MakePub(payload);
+  p.dedup = pr::Dedup{ToBytes(producer), epoch, ToBytes(msg_id), std::nullopt};
+  return p;
+}
+
+TEST(BrokerDedup, ARepeatedMsgIdGetsPubAckDuplicateWithTheFirstOffsetAndAppendsNothing) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  c.Handshake();
+  ASSERT_TRUE(c.SendFrame(DedupPub("a", "producer-1", 1, "m-1")));
+  EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, 0u);
+  ASSERT_TRUE(c.SendFrame(DedupPub("a again", "producer-1", 1, "m-1")));
+  EXPECT_EQ(c.ReadAs<pr::PubAckDuplicate>().offset, 0u);
+  ASSERT_TRUE(c.SendFrame(DedupPub("b", "producer-1", 1, "m-2")));
+  EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, 1u);
+  // Another connection of the same producer shares the window.
+  RawConn other(h.port());
+  other.Handshake();
+  ASSERT_TRUE(other.SendFrame(DedupPub("b again", "producer-1", 1, "m-2")));
+  EXPECT_EQ(other.ReadAs<pr::PubAckDuplicate>().offset, 1u);
+  EXPECT_EQ(h.log().next_offset(), 2u);
+}
+
+TEST(BrokerDedup, ADuplicateInTheSameWindowAnswersAfterItsOriginalInOrder) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  c.Handshake();
+  Bytes window;
+  ASSERT_TRUE(pr::EncodeFrame(pr::Frame(DedupPub("x", "p", 0, "same")), &window).ok());
+  ASSERT_TRUE(pr::EncodeFrame(pr::Frame(DedupPub("x", "p", 0, "same")), &window).ok());
+  ASSERT_TRUE(pr::EncodeFrame(pr::Frame(MakePub("plain")), &window).ok());
+  ASSERT_TRUE(c.Send(window));
+  EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, 0u);
+  EXPECT_EQ(c.ReadAs<pr::PubAckDuplicate>().offset, 0u);
+  EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, 1u);
+}
+
+TEST(BrokerDedup, AStaleEpochIsFencedAndOversizeIdsAreRefused) {
+  BrokerHarness h;
+  RawConn c(h.port());
+  c.Handshake();
+  ASSERT_TRUE(c.SendFrame(DedupPub("new", "p", 2, "m")));
+  EXPECT_EQ(c.ReadAs<pr::PubAck>().offset, 0u);
+  ASSERT_TRUE(c.SendFrame(DedupPub("zombie", "p", 1, "m2")));
+  const auto fenced = c.ReadAs<pr::Err>();
+  EXPECT_EQ(fenced.code, "ERR_PRODUCER_FENCED");
+  EXPECT_EQ(fenced.message, "fenced: stale producer epoch");
+  ASSERT_TRUE(c.SendFrame(DedupPub("long", "p", 2, std::string(257, 'i'))));
+  EXPECT_EQ(c.ReadAs<pr::Err>().message, "msg_id too long");
+  ASSERT_TRUE(c.SendFrame(DedupPub("long", std::string(257, 'p'), 2, "m")));
+  EXPECT_EQ(c.ReadAs<pr::Err>().message, "producer_id too long");
+  pr::Pub seq = DedupPub("seq", "", 0, "m");
+  seq.dedup->seq = 1;
+  ASSERT_TRUE(c.SendFrame(seq));
+  EXPECT_EQ(c.ReadAs<pr::Err>().message, "idempotent sequence requires a non-empty producer_id");
+  EXPECT_EQ(h.log().next_offset(), 1u) << "nothing refused was appended";
+}
+
 }  // namespace
 }  // namespace ironbus::server::testing
