@@ -23,6 +23,13 @@ Result<std::unique_ptr<Group>> Group::Open(const Env& env, std::string name, Gro
   g->committed_mirror_.store(g->cursor_.committed(), std::memory_order_relaxed);
   g->last_head_ = head;
   if (env.dlq != nullptr) env.dlq->PruneBelow(g->name_, g->cursor_.committed());
+  if (loaded.needs_rewrite) {
+    // Before anything is served, so no record can reuse an offset the old files still name.
+    // attempts_nonempty_on_disk_ is forced so an empty map still replaces stale counts.
+    g->attempts_nonempty_on_disk_ = true;
+    Status st = g->WriteCursorAndAttempts();
+    if (!st.ok()) return st.WithContext("rewriting the clamped checkpoint of group '" + g->name_ + "'");
+  }
   return g;
 }
 

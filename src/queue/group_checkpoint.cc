@@ -37,14 +37,20 @@ GroupCheckpoint::Loaded GroupCheckpoint::Load(uint64_t head, size_t max_runs) {
   out.cursor = Cursor(0, max_runs);
   if (cursor_file_ != nullptr && cursor_file_->value().has_value()) {
     // A bad snapshot CRC or range shape decodes to its committed value alone (format layer).
-    out.cursor = Cursor::Restore(format::DecodeCursorSnapshot(cursor_file_->value()->payload), head, max_runs);
+    const format::CursorSnapshot snap = format::DecodeCursorSnapshot(cursor_file_->value()->payload);
+    out.cursor = Cursor::Restore(snap, head, max_runs);
     out.had_cursor = true;
+    if (!(out.cursor.Snapshot() == snap)) out.needs_rewrite = true;
   }
   if (attempts_file_ != nullptr && attempts_file_->value().has_value()) {
     // Absent or torn: every in-flight message restarts at attempt 1 (spec 7.3).
     if (auto snap = format::DecodeAttemptsSnapshot(attempts_file_->value()->payload)) {
       for (const auto& [offset, attempt] : snap->attempts) {
-        if (attempt == 0 || offset >= head || out.cursor.IsAcked(offset)) continue;
+        if (attempt == 0 || offset >= head || out.cursor.IsAcked(offset)) {
+          // A count past the head would be charged to a future record at that offset.
+          if (offset >= head) out.needs_rewrite = true;
+          continue;
+        }
         out.carried[offset] = attempt;
       }
     }

@@ -45,6 +45,11 @@ class GroupCheckpoint {
     Cursor cursor;
     AttemptMap carried;       // attempt counts to resume from (spec 7.3)
     bool had_cursor = false;  // a valid cursor slot was found
+    // The files hold more than the log can back (a checkpoint past the head after a power cut
+    // under relaxed durability, ranges or counts above the head): the caller must write the
+    // clamped state back before serving, or a later open, with new records at those offsets,
+    // would trust the old values and skip them (I5b: a checkpoint may lag, never lead).
+    bool needs_rewrite = false;
   };
   // The durable state clamped to `head` (one past the last offset a consumer may see).
   Loaded Load(uint64_t head, size_t max_runs);

@@ -197,6 +197,40 @@ TEST_F(LifecycleTest, CursorIsClampedToTheDurableHeadAfterAPowerCut) {
   EXPECT_EQ(Offsets(FetchN(again, 1, 10)), (std::vector<uint64_t>{2, 3}));
 }
 
+TEST_F(LifecycleTest, AClampedCheckpointIsWrittenBackSoItNeverLeadsALaterOpen) {
+  log_options_.durability = storage::Durability::kNone;
+  log_options_.relaxed_durability_acknowledged = true;
+  options_.checkpoint_interval = 0;
+  Open();
+  Group* g = Subscribe(1);
+  ProduceN(2);
+  for (int i = 2; i < 6; ++i) {
+    storage::AppendRecord r;
+    const Bytes p = ToBytes("volatile");
+    r.payload = p;
+    ASSERT_TRUE(log()->Append(r).ok());
+  }
+  ASSERT_TRUE(log()->Flush().ok());
+  auto d = Deliveries(FetchN(g, 1, 10));
+  ASSERT_EQ(d.size(), 6u);
+  ASSERT_EQ(Nack(g, 1, d[3], 0), AckStatus::kOk);
+  ASSERT_EQ(Ack(g, 1, d[5]), AckStatus::kOk);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Ack(g, 1, d[i]), AckStatus::kOk);
+  ASSERT_TRUE(g->Checkpoint().ok());  // cursor 3 + [5,6), attempts {3: 1, 4: 1}
+  PowerCut(5, io::PowerCutMode::kDropAll);
+  Open();  // head 2: clamped, and the files are rewritten
+  ASSERT_EQ(GroupNamed()->committed(), 2u);
+  ProduceN(4);  // offsets 2..5 again, new records, never consumed
+  PowerCut(6, io::PowerCutMode::kDropAll);  // nobody wrote a checkpoint since the open
+  Open();
+  Group* again = GroupNamed();
+  EXPECT_EQ(again->committed(), 2u);  // not the stale 3
+  ASSERT_TRUE(again->Join(1, {}).ok());
+  Window w = FetchN(again, 1, 10);
+  EXPECT_EQ(Offsets(w), (std::vector<uint64_t>{2, 3, 4, 5}));  // 5 is not taken as acked
+  for (const auto& x : Deliveries(w)) EXPECT_EQ(x.deliveries, 1u);  // no stale attempt counts
+}
+
 TEST_F(LifecycleTest, AttemptCountsSurviveACrashSoMaxDeliverStillFires) {
   options_.max_deliver = 3;
   Open();
