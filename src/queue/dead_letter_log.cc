@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <xxhash.h>
+
 #include "base/crash_point.h"
 #include "format/dlq_header.h"
 #include "format/record_format.h"
@@ -15,6 +17,16 @@ constexpr size_t kRebuildBatchRecords = 256;
 constexpr uint64_t kRebuildBatchBytes = 4ull << 20;
 
 }  // namespace
+
+uint64_t DeadLetterLog::Fingerprint(uint64_t timestamp_ms, ByteView key, ByteView original_headers) {
+  Bytes buf;
+  buf.reserve(12 + key.size() + original_headers.size());
+  PutFixed64(&buf, timestamp_ms);
+  PutFixed32(&buf, static_cast<uint32_t>(key.size()));
+  PutBytes(&buf, key);
+  PutBytes(&buf, original_headers);
+  return XXH3_64bits(buf.data(), buf.size());
+}
 
 DeadLetterLog::DeadLetterLog(io::FileSystem* fs, std::string data_dir, storage::LogOptions options, Clock* clock)
     : fs_(fs), data_dir_(std::move(data_dir)), options_(std::move(options)), clock_(clock) {}
@@ -47,7 +59,8 @@ Status DeadLetterLog::Rebuild() {
         ++foreign_;
         continue;
       }
-      held_[std::string(AsChars(h->group))].insert(h->source_offset);
+      held_[std::string(AsChars(h->group))][h->source_offset] =
+          Fingerprint(r.record.timestamp_ms, r.record.key, h->original_headers);
       ++records_;
     }
     if (batch->next_offset <= at) break;  // defensive: Read always moves forward
@@ -71,6 +84,15 @@ Status DeadLetterLog::EnsureCreated() {
   return Rebuild();
 }
 
+bool DeadLetterLog::Contains(std::string_view group, uint64_t source_offset, const format::Record& source) const {
+  const uint64_t fp = Fingerprint(source.timestamp_ms, source.key, source.headers);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = held_.find(group);
+  if (it == held_.end()) return false;
+  auto e = it->second.find(source_offset);
+  return e != it->second.end() && e->second == fp;
+}
+
 bool DeadLetterLog::Contains(std::string_view group, uint64_t source_offset) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = held_.find(group);
@@ -79,10 +101,17 @@ bool DeadLetterLog::Contains(std::string_view group, uint64_t source_offset) con
 
 Status DeadLetterLog::Append(std::string_view group, uint64_t source_offset, uint32_t attempt,
                              const format::Record& source) {
+  const uint64_t fp = Fingerprint(source.timestamp_ms, source.key, source.headers);
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = held_.find(group); it != held_.end() && it->second.count(source_offset) > 0) return Status::Ok();
+  auto held = [&] {
+    auto it = held_.find(group);
+    if (it == held_.end()) return false;
+    auto e = it->second.find(source_offset);
+    return e != it->second.end() && e->second == fp;
+  };
+  if (held()) return Status::Ok();
   RETURN_IF_ERROR(EnsureCreated());
-  if (auto it = held_.find(group); it != held_.end() && it->second.count(source_offset) > 0) return Status::Ok();
+  if (held()) return Status::Ok();
   ASSIGN_OR_RETURN(Bytes headers, format::EncodeDlqHeaders(source_offset, attempt, AsBytes(group), source.headers));
   storage::AppendRecord rec;
   rec.key = source.key;
@@ -93,7 +122,7 @@ Status DeadLetterLog::Append(std::string_view group, uint64_t source_offset, uin
   RETURN_IF_ERROR(log_->Append(rec).status().WithContext("dead-letter append"));
   RETURN_IF_ERROR(log_->Sync().WithContext("dead-letter fdatasync"));
   CRASH_POINT("dlq.after_sync");
-  held_[std::string(group)].insert(source_offset);
+  held_[std::string(group)][source_offset] = fp;  // replaces a stale pair, if any
   ++records_;
   return Status::Ok();
 }
@@ -107,8 +136,12 @@ void DeadLetterLog::PruneBelow(std::string_view group, uint64_t watermark) {
 
 std::set<uint64_t> DeadLetterLog::HeldOffsets(std::string_view group) const {
   std::lock_guard<std::mutex> lock(mu_);
+  std::set<uint64_t> out;
   auto it = held_.find(group);
-  return it == held_.end() ? std::set<uint64_t>() : it->second;
+  if (it != held_.end()) {
+    for (const auto& [offset, fp] : it->second) out.insert(offset);
+  }
+  return out;
 }
 
 uint64_t DeadLetterLog::record_count() const {

@@ -23,6 +23,14 @@
 // source_offset) is never appended twice. It is an exact set, not a high-water mark: poison
 // messages do not cross the threshold in offset order. `attempt` is not part of the key.
 //
+// Each pair also remembers a fingerprint of the message (xxh3 of timestamp_ms, key and
+// original headers, all kept verbatim in the DLQ record). Under a relaxed durability level a
+// power cut can take a source record the consumer saw, and was dead-lettered, away from the
+// main log; a new record later takes the same offset. The fingerprint tells the two apart, so
+// the new record is delivered (and dead-lettered on its own if it is poison too) instead of
+// being skipped as "already moved". Under `sync` a dead-lettered source is always durable and
+// the fingerprint always matches.
+//
 // Thread safety: every method may be called from any thread (one internal mutex), so groups on
 // different strands share one DeadLetterLog. The mutex is held across the append+fdatasync.
 // `fs` and `clock` must outlive the object.
@@ -57,9 +65,12 @@ class DeadLetterLog {
   DeadLetterLog(const DeadLetterLog&) = delete;
   DeadLetterLog& operator=(const DeadLetterLog&) = delete;
 
+  // The pair is held for this very message (same fingerprint).
+  bool Contains(std::string_view group, uint64_t source_offset, const format::Record& source) const;
+  // The pair is held for any message (tests, metrics).
   bool Contains(std::string_view group, uint64_t source_offset) const;
   // Appends and fdatasyncs one dead letter; Ok without a new record when the pair is already
-  // held. Crash point "dlq.after_sync" fires after the fdatasync, before returning.
+  // held for this message. Crash point "dlq.after_sync" fires after the fdatasync.
   Status Append(std::string_view group, uint64_t source_offset, uint32_t attempt, const format::Record& source);
   // Forgets pairs below the group's watermark (they can never be polled again).
   void PruneBelow(std::string_view group, uint64_t watermark);
@@ -74,6 +85,7 @@ class DeadLetterLog {
 
  private:
   DeadLetterLog(io::FileSystem* fs, std::string data_dir, storage::LogOptions options, Clock* clock);
+  static uint64_t Fingerprint(uint64_t timestamp_ms, ByteView key, ByteView original_headers);
   Status Rebuild();       // REQUIRES mu_
   Status EnsureCreated();  // REQUIRES mu_
 
@@ -84,7 +96,8 @@ class DeadLetterLog {
 
   mutable std::mutex mu_;
   std::unique_ptr<storage::Log> log_;                        // guarded by mu_
-  std::map<std::string, std::set<uint64_t>, std::less<>> held_;  // guarded by mu_
+  // group -> source_offset -> message fingerprint; guarded by mu_
+  std::map<std::string, std::map<uint64_t, uint64_t>, std::less<>> held_;
   uint64_t records_ = 0;                                     // guarded by mu_
   uint64_t foreign_ = 0;                                     // guarded by mu_
   bool closed_ = false;                                      // guarded by mu_

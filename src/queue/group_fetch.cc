@@ -122,17 +122,6 @@ Group::Poll Group::PollOne(Member& m, int64_t now_ns, uint64_t byte_cap, uint64_
       *scan_from = o + 1;
       continue;
     }
-    if (env_.dlq != nullptr && env_.dlq->Contains(name_, o)) {
-      // Dead-lettered before a crash that came between the DLQ fdatasync and the source
-      // commit (spec 8.2 step 1): never deliver it again, finish the move (step 3).
-      *scan_from = o + 1;
-      leases_.Erase(o);
-      stats_.dead_lettered += 1;
-      stats_.last_dead_lettered_offset = static_cast<int64_t>(o);
-      CommitOffset(o);
-      out->items.push_back(DeadLetterNotice{o, format::kDlqReasonMaxDeliver});
-      return Poll::kItem;
-    }
     const storage::LogRecord* rec = nullptr;
     uint64_t hole_end = 0;
     Status st = source->Get(o, &rec, &hole_end);
@@ -152,6 +141,17 @@ Group::Poll Group::PollOne(Member& m, int64_t now_ns, uint64_t byte_cap, uint64_
       continue;
     }
     const format::Record& record = rec->record;
+    if (env_.dlq != nullptr && env_.dlq->Contains(name_, o, record)) {
+      // Dead-lettered before a crash that came between the DLQ fdatasync and the source
+      // commit (spec 8.2 step 1): never deliver it again, finish the move (step 3).
+      *scan_from = o + 1;
+      leases_.Erase(o);
+      stats_.dead_lettered += 1;
+      stats_.last_dead_lettered_offset = static_cast<int64_t>(o);
+      CommitOffset(o);
+      out->items.push_back(DeadLetterNotice{o, format::kDlqReasonMaxDeliver});
+      return Poll::kItem;
+    }
     if (mode_ == GroupMode::kKeyShared && router_.Decide(record.key, o, m.id) != KeyRouter::Route::kDeliver) {
       *scan_from = o + 1;
       continue;

@@ -146,6 +146,44 @@ TEST_F(DlqTest, AnOffsetAlreadyInTheDlqIsNeverDeliveredAgainNorAppendedTwice) {
   EXPECT_EQ(ReadDlq().size(), 1u);
 }
 
+TEST_F(DlqTest, ALostDeadLetteredSourceDoesNotShadowANewRecordAtTheSameOffset) {
+  // Relaxed durability: offset 1 is seen, dead-lettered (the DLQ is fdatasync'd), then a power
+  // cut takes it out of the main log and a new record takes offset 1.
+  log_options_.durability = storage::Durability::kNone;
+  log_options_.relaxed_durability_acknowledged = true;
+  options_.max_deliver = 1;
+  Open();
+  Group* g = Subscribe(1);
+  Produce("durable");
+  storage::AppendRecord r;
+  const Bytes old_payload = ToBytes("lost");
+  r.payload = old_payload;
+  r.timestamp_ms = 1000;
+  ASSERT_TRUE(log()->Append(r).ok());
+  ASSERT_TRUE(log()->Flush().ok());
+  ASSERT_EQ(DriveToDeadLetter(*this, g, 1, 1), 1);
+  PowerCut(9, io::PowerCutMode::kDropAll);
+  Open();
+  ASSERT_EQ(log()->readable_offset(), 1u);
+  r.timestamp_ms = 2000;
+  const Bytes new_payload = ToBytes("fresh");
+  r.payload = new_payload;
+  ASSERT_EQ(*log()->Append(r), 1u);
+  ASSERT_TRUE(log()->Sync().ok());
+  g = Subscribe(1);
+  Window w = FetchN(g, 1, 10);
+  ASSERT_EQ(Offsets(w), (std::vector<uint64_t>{0, 1}));  // the new record is delivered
+  EXPECT_EQ(AsChars(Deliveries(w)[1].record.payload), "fresh");
+  EXPECT_TRUE(DeadLetters(w).empty());
+  // If it turns out to be poison too, it is dead-lettered on its own.
+  ASSERT_EQ(Nack(g, 1, Deliveries(w)[1], 0), AckStatus::kOk);
+  EXPECT_EQ(DeadLetters(FetchN(g, 1, 10)), (std::vector<uint64_t>{1}));
+  auto dlq = ReadDlq();
+  ASSERT_EQ(dlq.size(), 2u);
+  EXPECT_EQ(AsChars(dlq[0].stored.record.payload), "lost");
+  EXPECT_EQ(AsChars(dlq[1].stored.record.payload), "fresh");
+}
+
 TEST_F(DlqTest, SetsAreKeptPerGroup) {
   options_.max_deliver = 1;
   Open();
