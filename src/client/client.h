@@ -1,6 +1,7 @@
-// The C++ client library (used by `ironbus pub`, the e2e tests and the benches): one broker
-// connection with the Connect/Info handshake, synchronous publish, pipelined publish with a
-// window, fire-and-forget publish, and ping.
+// The C++ client library (used by `ironbus pub`/`sub`, the e2e tests and the benches): one
+// broker connection with the Connect/Info handshake, synchronous publish, pipelined publish with
+// a window, fire-and-forget publish, ping, and the consume side: subscribe to a group, fetch a
+// delivery window, settle each message (ack/nack/term/progress), cumulative-ack.
 //
 // Sockets: asio on a private io_context that runs on the CALLING thread, only inside a call (no
 // background thread). Each call queues its frames, then turns the context until its replies
@@ -27,7 +28,9 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -67,6 +70,48 @@ struct PublishResult {
   bool ok() const { return status.ok(); }
 };
 
+// One delivered message (a Deliver frame, spec/protocol.md 8.2). The payload is handed back
+// decompressed (a COMPRESSED record is inflated here; `flags` still shows how it was stored).
+struct Message {
+  uint64_t offset = 0;
+  uint64_t generation = 0;  // the lease token: echo it in Ack/Nack/Term/Progress
+  uint8_t flags = 0;        // stored record flags (bit 0 COMPRESSED, bit 1 HAS_KEY, bit 2 HAS_XXH3)
+  uint64_t timestamp_ms = 0;
+  Bytes key;
+  Bytes headers;
+  Bytes payload;
+};
+
+struct FetchOptions {
+  uint32_t max_records = 64;  // capped by the broker at the negotiated credit minus held leases
+  uint64_t max_bytes = 0;     // 0 = no per-request byte cap
+  // no_wait: the window ends as soon as nothing is deliverable. Otherwise the broker may hold
+  // an empty window open up to `expires` waiting for a record or a redelivery (long-poll).
+  bool no_wait = true;
+  std::chrono::milliseconds expires{0};
+};
+
+// One delivery window: the frames before its terminator, in order of arrival per kind.
+struct FetchResult {
+  std::vector<Message> messages;
+  std::vector<protocol::DeadLetter> dead_letters;  // moved to the DLQ (advisory, not in `delivered`)
+  std::vector<protocol::Truncated> truncations;    // cursor fell below retention
+  std::vector<protocol::GapMarker> gaps;           // with the gap-marker capability
+  uint32_t delivered = 0;  // the FlowEnd count (== messages.size() on a well-behaved broker)
+  // Ok when the window ended with FlowEnd. When the broker ended it with Err instead: that
+  // error as FailedPrecondition (code in error_code); the messages before it are still valid
+  // leases and are returned.
+  Status error;
+  std::string error_code;
+};
+
+// AckStatus (spec/protocol.md 8.4).
+enum class AckOutcome : uint8_t {
+  kFenced = 0,      // this connection does not hold that (offset, generation) lease
+  kDone = 1,        // committed / requeued / dropped / extended
+  kCapReached = 2,  // Progress refused: the lease reached its hard cap
+};
+
 class Client {
  public:
   // Connects to "host:port" (also "[v6]:port") and performs the handshake.
@@ -89,6 +134,28 @@ class Client {
   // socket, not durable.
   Status PublishFireAndForget(const PublishRequest& request);
   Status Ping();
+
+  // ---- consuming (spec/protocol.md 8) ----
+  // Sub: later fetches and acks use `group` ("" = the default group). Err (for instance
+  // ERR_BROADCAST_GROUP_BUSY, ERR_INVALID_GROUP_NAME) is FailedPrecondition with the code in
+  // last_error(); the old subscription stays.
+  Status Subscribe(std::string_view group);
+  // Unsub: back to the default group; the broker releases this connection's leases.
+  Status Unsubscribe();
+  // Fetch (tag 23) on the subscribed group; returns the whole window.
+  Result<FetchResult> Fetch(const FetchOptions& options = {});
+  // Flow (tag 10) with `credit`: the same window, the reference's never-waiting poll.
+  Result<FetchResult> Flow(uint32_t credit);
+  Result<AckOutcome> Ack(uint64_t offset, uint64_t generation);
+  // No delay_ms = the broker's backoff schedule; 0 = redeliver at once.
+  Result<AckOutcome> Nack(uint64_t offset, uint64_t generation, std::optional<uint64_t> delay_ms = std::nullopt);
+  Result<AckOutcome> Term(uint64_t offset, uint64_t generation);
+  Result<AckOutcome> Progress(uint64_t offset, uint64_t generation);
+  // Many acks pipelined (one write, then every AckStatus): one outcome per message, in order.
+  Result<std::vector<AckOutcome>> AckAll(const std::vector<Message>& messages);
+  // CumulativeAck (tag 19) of a broadcast group: commits [.., up_to). Rejections
+  // (ERR_CUMULATIVE_ACK_NOT_ALLOWED, ERR_CUMULATIVE_ACK_OUT_OF_RANGE) are FailedPrecondition.
+  Status CumulativeAck(std::string_view group, uint64_t up_to);
 
   // The last Err the broker sent on this connection.
   const protocol::Err& last_error() const { return last_error_; }
