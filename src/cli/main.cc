@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
 
   RegisterServe(app, &exit_code);
   RegisterPub(app, &exit_code);
+  RegisterSub(app, &exit_code);
+  RegisterCumulativeAck(app, &exit_code);
   RegisterPeekAndDump(app, &exit_code);
   RegisterScrubVerifyRepair(app, &exit_code);
 

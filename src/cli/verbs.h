@@ -1,8 +1,13 @@
 // Each verb registers its flags on the CLI11 app and runs through a callback that stores the
-// verb's exit code. One file per verb (serve.cc, peek_dump.cc, scrub_repair.cc).
+// verb's exit code. One file per verb (serve.cc, peek_dump.cc, scrub_repair.cc, pub.cc, sub.cc,
+// cumulative_ack.cc).
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "protocol/messages.h"
 
 namespace ironbus::cli {
 
@@ -11,5 +16,16 @@ void RegisterServe(CLI::App& app, int* exit_code);
 void RegisterPeekAndDump(CLI::App& app, int* exit_code);
 void RegisterScrubVerifyRepair(CLI::App& app, int* exit_code);
 void RegisterPub(CLI::App& app, int* exit_code);
+void RegisterSub(CLI::App& app, int* exit_code);
+void RegisterCumulativeAck(CLI::App& app, int* exit_code);
+
+// How an online verb (sub, cumulative-ack) reports a failed client call (spec 1.3):
+// Unavailable -> 5, InvalidArgument (a malformed --addr) -> 1, anything else -> 70; a broker
+// Err (FailedPrecondition) puts `broker_error`'s code and text in the --json error.detail.
+struct OnlineFailure {
+  int exit_code = 70;
+  nlohmann::json detail;
+};
+OnlineFailure DescribeOnlineFailure(const Status& status, const protocol::Err& broker_error);
 
 }  // namespace ironbus::cli
