@@ -68,6 +68,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::string& addr, ClientO
 Status Client::Handshake() {
   pr::Connect hello;
   hello.wants_gap_marker = options_.wants_gap_marker;
+  // Fetch inflates COMPRESSED payloads itself, so a broker that offers it may send them as
+  // stored (less to send, and Message::flags then shows how the record was stored).
+  hello.flags2 = pr::kCap2CompressedDelivery;
   RETURN_IF_ERROR(Queue(hello));
   ASSIGN_OR_RETURN(pr::Frame reply, NextReply());
   if (auto* err = std::get_if<pr::Err>(&reply)) {
