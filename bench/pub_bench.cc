@@ -26,6 +26,7 @@
 #include "client/client.h"
 #include "io/posix_file_system.h"
 #include "recovery/open_data_dir.h"
+#include "queue/groups.h"
 #include "server/broker.h"
 #include "storage/appender.h"
 
@@ -60,11 +61,14 @@ RunStats RunOne(const std::string& dir, size_t window, size_t payload_bytes, dou
   recovery_options.max_segment_bytes = log_options.max_segment_bytes;
   auto opened = recovery::OpenDataDir(&fs, dir, recovery_options, log_options, SystemClock::Default());
   if (!opened.ok()) Die("open " + dir, opened.status());
+  auto groups = queue::Groups::Open(&fs, dir, opened->log.get(), std::move(opened->dlq_log), queue::QueueOptions{},
+                                    SystemClock::Default());
+  if (!groups.ok()) Die("groups", groups.status());
   auto appender = storage::Appender::Start(opened->log.get(), SystemClock::Default());
   if (!appender.ok()) Die("appender", appender.status());
   server::BrokerOptions broker_options;
   broker_options.port = 0;
-  server::Broker broker(opened->log.get(), appender->get(), broker_options);
+  server::Broker broker(opened->log.get(), appender->get(), groups->get(), broker_options);
   if (Status s = broker.Start(); !s.ok()) Die("broker", s);
 
   auto client = client::Client::Connect(broker.address());
@@ -87,6 +91,7 @@ RunStats RunOne(const std::string& dir, size_t window, size_t payload_bytes, dou
   broker.Stop();
   result.syncs = (*appender)->stats().syncs;
   (void)opened->log->Close();
+  (void)(*groups)->Close();
   return result;
 }
 

@@ -4,11 +4,14 @@
 // then it stops accepting, answers what it received, syncs, closes and exits 0.
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <stdexcept>
 #include <thread>
 #include <string>
+#include <vector>
 
 #include "cli/data_dir.h"
 #include "cli/exit_codes.h"
@@ -16,6 +19,7 @@
 #include "cli/verbs.h"
 #include "format/record_format.h"
 #include "io/posix_file_system.h"
+#include "queue/groups.h"
 #include "recovery/open_data_dir.h"
 #include "server/broker.h"
 #include "storage/appender.h"
@@ -38,8 +42,72 @@ struct ServeFlags {
   uint64_t max_messages = 0;
   int io_threads = 2;
   size_t max_connections = 256;
+  // Delivery and groups (spec/cli-config-ops.md 4.5, 4.6).
+  uint64_t max_deliver = 5;
+  bool allow_unlimited_deliver = false;
+  std::string backoff_ms = "100,500,2000,10000,30000";
+  uint64_t visibility_timeout_ms = 30'000;
+  uint64_t checkpoint_interval = 1024;
+  uint32_t consumer_credit = 64;
+  uint64_t consumer_credit_bytes = 8ull << 20;
+  uint32_t max_in_flight = 1024;
+  size_t max_groups = 1024;
+  std::vector<std::string> key_shared_groups;
+  std::vector<std::string> broadcast_groups;
+  size_t dedup_max_ids = 100'000;
+  int64_t dedup_window_ms = 120'000;
+  size_t dedup_max_producers = 4096;
   bool json = false;
 };
+
+// "100,500,2000" -> {100, 500, 2000}; a single 0 disables backoff.
+Result<std::vector<uint64_t>> ParseBackoff(const std::string& text) {
+  std::vector<uint64_t> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 12) {
+      return Status::InvalidArgument("--backoff-ms needs comma-separated integers (ms), got \"" + text + "\"");
+    }
+    out.push_back(std::stoull(item));
+    start = comma + 1;
+  }
+  if (out.size() == 1 && out[0] == 0) out.clear();
+  return out;
+}
+
+Result<queue::QueueOptions> QueueOptionsFrom(const ServeFlags& flags) {
+  queue::QueueOptions o;
+  constexpr uint64_t kUnlimitedDeliver = 4294967295ull;
+  if (flags.max_deliver == 0 || flags.max_deliver == kUnlimitedDeliver) {
+    if (!flags.allow_unlimited_deliver) {
+      return Status::InvalidArgument("--max-deliver " + std::to_string(flags.max_deliver) +
+                                     " means unlimited redelivery; pass --allow-unlimited-deliver to accept that");
+    }
+    o.max_deliver = 0;
+    o.allow_unlimited_deliver = true;
+  } else if (flags.max_deliver > kUnlimitedDeliver) {
+    return Status::InvalidArgument("--max-deliver must be at most 4294967294");
+  } else {
+    o.max_deliver = static_cast<uint32_t>(flags.max_deliver);
+  }
+  ASSIGN_OR_RETURN(o.backoff_ms, ParseBackoff(flags.backoff_ms));
+  if (flags.visibility_timeout_ms < 1) return Status::InvalidArgument("--visibility-timeout-ms must be at least 1");
+  o.visibility_timeout_ms = flags.visibility_timeout_ms;
+  o.hard_cap_ms = std::max<uint64_t>(300'000, flags.visibility_timeout_ms);
+  o.checkpoint_interval = flags.checkpoint_interval;
+  if (flags.max_in_flight < 1) return Status::InvalidArgument("--max-in-flight must be at least 1");
+  o.max_in_flight = flags.max_in_flight;
+  o.max_groups = flags.max_groups;
+  o.key_shared_groups = flags.key_shared_groups;
+  o.broadcast_groups = flags.broadcast_groups;
+  for (const std::string& g : flags.broadcast_groups) {
+    if (g.empty()) return Status::InvalidArgument("--broadcast-group: the default group can never be broadcast");
+  }
+  RETURN_IF_ERROR(o.Validate());
+  return o;
+}
 
 int Usage(const std::string& message) {
   std::cerr << "error: " << message << '\n';
@@ -111,6 +179,8 @@ int RunServe(const ServeFlags& flags) {
   log_options.compression = flags.compression == "none" ? format::Compression::kNone : format::Compression::kLz4;
   log_options.retention = {flags.max_retained_bytes, flags.max_age_ms, flags.max_messages};
   if (Status s = log_options.Validate(); !s.ok()) return Usage(s.message());
+  auto queue_options = QueueOptionsFrom(flags);
+  if (!queue_options.ok()) return Usage(queue_options.status().message());
 
   const std::string host = flags.addr.substr(0, flags.addr.rfind(':'));
   if (host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
@@ -134,7 +204,21 @@ int RunServe(const ServeFlags& flags) {
               << ": acknowledged writes can be lost on a power cut (invariant I2 waived)\n";
   }
   const storage::Log& log = *opened->log;
-  auto appender = storage::Appender::Start(opened->log.get(), SystemClock::Default());
+  const std::string dlq_summary =
+      opened->dlq_log ? Summary("dlq recovery", *opened->dlq_log, opened->dlq_report) : std::string();
+  auto groups = queue::Groups::Open(&fs, dir, opened->log.get(), std::move(opened->dlq_log), *queue_options,
+                                    SystemClock::Default());
+  if (!groups.ok()) return Fail("serve", flags.json, kExitInternal, "consumer state: " + groups.status().message());
+  // The broker is built after the appender; its wake-up for long-polling consumers is reached
+  // through this pointer once it exists.
+  std::atomic<server::Broker*> broker_for_wakeups{nullptr};
+  storage::AppenderOptions appender_options;
+  // Consumer-safe retention: a segment goes only once every group committed past it.
+  appender_options.retention_floor = [g = groups->get()] { return g->RetentionFloor(); };
+  appender_options.on_appended = [&broker_for_wakeups] {
+    if (server::Broker* b = broker_for_wakeups.load()) b->NotifyAppended();
+  };
+  auto appender = storage::Appender::Start(opened->log.get(), SystemClock::Default(), appender_options);
   if (!appender.ok()) return Fail("serve", flags.json, kExitInternal, appender.status().message());
   server::BrokerOptions broker_options;
   const size_t colon = flags.addr.rfind(':');
@@ -151,8 +235,14 @@ int RunServe(const ServeFlags& flags) {
   }
   broker_options.io_threads = flags.io_threads;
   broker_options.max_connections = flags.max_connections;
-  server::Broker broker(opened->log.get(), appender->get(), broker_options);
+  broker_options.credit = broker_options.credit_cap = std::max<uint32_t>(1, flags.consumer_credit);
+  broker_options.credit_bytes = broker_options.credit_bytes_cap = flags.consumer_credit_bytes;
+  broker_options.dedup.max_ids = flags.dedup_max_ids;
+  broker_options.dedup.window_ms = flags.dedup_window_ms;
+  broker_options.dedup.max_producers = flags.dedup_max_producers;
+  server::Broker broker(opened->log.get(), appender->get(), groups->get(), broker_options);
   if (Status s = broker.Start(); !s.ok()) return Fail("serve", flags.json, kExitInternal, s.message());
+  broker_for_wakeups = &broker;
   const std::string listen_addr = broker.address();
   if (flags.json) {
     PrintJsonLine({{"schema", "ironbus.cli.serve-status.v1"},
@@ -168,12 +258,15 @@ int RunServe(const ServeFlags& flags) {
   } else {
     std::cout << "ironbus listening on " << listen_addr << ", data dir " << dir << '\n';
     std::cout << Summary("recovery", log, opened->report) << '\n';
-    if (opened->dlq_log) std::cout << Summary("dlq recovery", *opened->dlq_log, opened->dlq_report) << '\n';
+    if (!dlq_summary.empty()) std::cout << dlq_summary << '\n';
     std::cout << "materialized-config profile=" << flags.profile << " addr=" << listen_addr << " data_dir=" << dir
               << " max_connections=" << broker_options.max_connections
               << " segment_size=" << log_options.max_segment_bytes << " durability_level=" << flags.durability
               << " power_loss_safe=" << (log_options.durability == storage::Durability::kSync ? "true" : "false")
-              << " compression=" << flags.compression << " storage=disk\n";
+              << " compression=" << flags.compression << " max_deliver=" << queue_options->max_deliver
+              << " backoff_ms=" << flags.backoff_ms << " visibility_timeout_ms=" << queue_options->visibility_timeout_ms
+              << " consumer_credit=" << broker_options.credit << " max_in_flight=" << queue_options->max_in_flight
+              << " storage=disk\n";
     std::cout.flush();
   }
   if (log.frozen()) {
@@ -192,13 +285,11 @@ int RunServe(const ServeFlags& flags) {
   }).detach();
   // Stop accepting, answer every request already received (in-flight fdatasyncs included),
   // then drain the appender with a final sync and close the logs.
-  broker.Stop();
+  broker.Stop();  // ends with every group's cursor checkpoint written
+  broker_for_wakeups = nullptr;
   (void)(*appender)->Stop();
   Status closed = opened->log->Close();
-  if (opened->dlq_log) {
-    Status dlq_closed = opened->dlq_log->Close();
-    if (closed.ok()) closed = dlq_closed;
-  }
+  if (Status dlq_closed = (*groups)->Close(); closed.ok()) closed = dlq_closed;
   if (!closed.ok() && !opened->log->frozen()) {
     return Fail("serve", flags.json, kExitInternal, "clean stop failed: " + closed.message());
   }
@@ -233,6 +324,29 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   serve->add_option("--max-connections", flags->max_connections, "Client connections served at once (default 256)")
       ->envname("IRONBUS_MAX_CONNECTIONS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  serve->add_option("--max-deliver", flags->max_deliver,
+                    "Deliveries before a message moves to the dead-letter queue (default 5)")
+      ->envname("IRONBUS_MAX_DELIVER");
+  serve->add_flag("--allow-unlimited-deliver", flags->allow_unlimited_deliver,
+                  "Accept --max-deliver 0 (never dead-letter)");
+  serve->add_option("--backoff-ms", flags->backoff_ms, "Nack backoff schedule, ms per attempt (default 100,500,2000,10000,30000)")
+      ->envname("IRONBUS_BACKOFF_MS");
+  serve->add_option("--visibility-timeout-ms,--visibility-timeout", flags->visibility_timeout_ms,
+                    "Lease length before an unacked message is redelivered (default 30000)")
+      ->envname("IRONBUS_VISIBILITY_TIMEOUT_MS");
+  serve->add_option("--checkpoint-interval", flags->checkpoint_interval,
+                    "Cursor advance (messages) between cursor checkpoints (default 1024)");
+  serve->add_option("--consumer-credit", flags->consumer_credit, "Messages one consumer may hold unacked (default 64)")
+      ->check(CLI::Range(1u, 1u << 20));
+  serve->add_option("--consumer-credit-bytes", flags->consumer_credit_bytes,
+                    "Payload bytes one consumer may hold unacked (default 8 MiB, 0 = unlimited)");
+  serve->add_option("--max-in-flight", flags->max_in_flight, "Offsets past a group's cursor it may lease (default 1024)");
+  serve->add_option("--max-groups", flags->max_groups, "Named consumer groups (default 1024, 0 = unlimited)");
+  serve->add_option("--key-shared-group", flags->key_shared_groups, "A key_shared group (repeatable)");
+  serve->add_option("--broadcast-group", flags->broadcast_groups, "A broadcast group (repeatable)");
+  serve->add_option("--dedup-max-ids", flags->dedup_max_ids, "Producer msg_id window: ids per producer (default 100000)");
+  serve->add_option("--dedup-window-ms", flags->dedup_window_ms, "Producer msg_id window: age (default 120000, 0 = off)");
+  serve->add_option("--dedup-max-producers", flags->dedup_max_producers, "Producer windows kept (default 4096)");
   serve->add_flag("--json", flags->json, "Print ironbus.cli.serve-status.v1 instead of the banner");
   serve->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }

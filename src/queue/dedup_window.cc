@@ -1,8 +1,8 @@
-#include "server/dedup_window.h"
+#include "queue/dedup_window.h"
 
 #include <algorithm>
 
-namespace ironbus::server {
+namespace ironbus::queue {
 
 DedupWindow::DedupWindow(Clock* clock, DedupOptions options) : clock_(clock), options_([&] {
   options.max_ids = std::max<size_t>(options.max_ids, 1);
@@ -121,4 +121,4 @@ size_t DedupWindow::producers() const {
   return producers_.size();
 }
 
-}  // namespace ironbus::server
+}  // namespace ironbus::queue

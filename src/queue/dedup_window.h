@@ -37,7 +37,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 
-namespace ironbus::server {
+namespace ironbus::queue {
 
 struct DedupOptions {
   size_t max_ids = 100'000;      // per producer; floored to 1
@@ -112,4 +112,4 @@ class DedupWindow {
   DedupStats stats_;                                       // guarded by mu_
 };
 
-}  // namespace ironbus::server
+}  // namespace ironbus::queue

@@ -109,14 +109,17 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
   }
 };
 
-Broker::Broker(storage::Log* log, storage::Appender* appender, BrokerOptions options)
+Broker::Broker(storage::Log* log, storage::Appender* appender, queue::Groups* groups, BrokerOptions options)
     : impl_(std::make_shared<Impl>()) {
   BrokerShared& shared = *impl_->shared;
   shared.log = log;
   shared.appender = appender;
   shared.options = std::move(options);
   shared.log_line = shared.options.log_sink ? shared.options.log_sink : StderrLine;
-  shared.dedup = std::make_unique<DedupWindow>(SystemClock::Default(), shared.options.dedup);
+  shared.dedup = std::make_unique<queue::DedupWindow>(SystemClock::Default(), shared.options.dedup);
+  if (groups != nullptr) {
+    shared.consume = std::make_unique<ConsumeService>(groups, SystemClock::Default(), shared.log_line);
+  }
   // The registry callback runs on a session's strand; the Impl outlives every session
   // coroutine (Stop waits for them), so a plain pointer is enough.
   Impl* impl = impl_.get();
@@ -133,8 +136,8 @@ Status Broker::Start() {
   if (o.max_connections < 1) return Status::InvalidArgument("max_connections must be at least 1");
   if (o.max_pending_replies < 1) return Status::InvalidArgument("max_pending_replies must be at least 1");
   if (o.max_frame_len < 1) return Status::InvalidArgument("max_frame_len must be at least 1");
-  if (impl.shared->log == nullptr || impl.shared->appender == nullptr) {
-    return Status::InvalidArgument("a broker needs a log and an appender");
+  if (impl.shared->log == nullptr || impl.shared->appender == nullptr || impl.shared->consume == nullptr) {
+    return Status::InvalidArgument("a broker needs a log, an appender and the consumer groups");
   }
   asio::error_code ec;
   const std::string host = o.host == "localhost" ? "127.0.0.1" : o.host;
@@ -154,6 +157,7 @@ Status Broker::Start() {
     return Status::IOError("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " + ec.message(),
                            ec.value());
   }
+  impl.shared->consume->Start();
   impl.work.emplace(impl.io.get_executor());
   auto self = impl_;
   asio::co_spawn(impl.io, [self] { return self->AcceptLoop(); }, asio::detached);
@@ -211,6 +215,8 @@ void Broker::Stop() {
   // io context, which is still running, and find their sessions closed.
   Status appender_stopped = impl.shared->appender->Stop();
   if (!appender_stopped.ok()) impl.shared->log_line("stop: appender: " + appender_stopped.message());
+  // 5. Every ack the sessions sent is applied: write the cursors.
+  impl.shared->consume->Stop();
   impl.work.reset();
   // The io threads return once the last handler ran. A handler that never finishes would
   // hang the stop: after a bounded wait, stop the context outright.
@@ -236,7 +242,17 @@ BrokerStats Broker::stats() const {
   out.framing_errors = s.framing_errors;
   out.idle_closed = s.idle_closed;
   out.slow_closed = s.slow_closed;
+  if (s.consume) {
+    const ConsumeStats c = s.consume->stats();
+    out.fetches = c.fetches;
+    out.delivered = c.delivered;
+    out.settles = c.settles;
+  }
   return out;
+}
+
+void Broker::NotifyAppended() {
+  if (impl_->shared->consume) impl_->shared->consume->NotifyAppended();
 }
 
 }  // namespace ironbus::server

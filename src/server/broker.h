@@ -17,9 +17,16 @@
 // for write_timeout (the client stopped reading) closes the connection; so does
 // idle_timeout without any traffic while nothing is owed (a Ping keeps it alive).
 //
+// The consume path (consume_service.h): Sub, Unsub, Flow, Fetch, Ack and CumulativeAck run
+// their queue::Group calls on one queue thread (log reads, checkpoint writes and DLQ appends
+// never run on an io thread); each answer is posted back to the connection's strand into the
+// reply slot the verb reserved on arrival, so replies still leave in request order. A delivery
+// window holds Deliver frames only up to the readable (under `sync`: fdatasync'd) head. A
+// connection's leases are released when it closes or changes subscription. Call
+// NotifyAppended() from the appender's on_appended hook so waiting long-polls see new records.
+//
 // Not built yet (answered with Err "verb not supported on this connection", connection kept):
-// the consumer verbs (Sub, Unsub, Ack, Flow, Fetch, CumulativeAck), the v2 stream and subject
-// verbs, Tier-S, transactions and PauseGroup.
+// the v2 stream and subject verbs, Tier-S, transactions and PauseGroup.
 //
 // Producer dedup (spec 7.4): a Pub with a msg_id goes through one DedupWindow shared by every
 // connection (dedup_window.h); a duplicate gets PubAckDuplicate with the original, durable
@@ -32,10 +39,11 @@
 //      "shutting down" (level-0 Pubs get nothing); appends already submitted complete and their
 //      acks are written; then it closes (FIN, then a short linger so the client reads them);
 //   3. connections still open after drain_timeout are cut;
-//   4. Appender::Stop() (everything queued is appended and synced), then the io threads end.
+//   4. Appender::Stop() (everything queued is appended and synced), then the queue thread
+//      writes every group's cursor and attempts checkpoints, then the io threads end.
 // No append completion arrives after Stop() returns. The caller closes the Log.
 //
-// Lifetime: `log` and `appender` must outlive the Broker. Thread safety: Start/Stop from one
+// Lifetime: `log`, `appender` and `groups` must outlive the Broker. Thread safety: Start/Stop from one
 // controlling thread (never an io thread); port(), address() and stats() from any thread.
 #pragma once
 
@@ -48,7 +56,8 @@
 
 #include "base/result.h"
 #include "protocol/wire_format.h"
-#include "server/dedup_window.h"
+#include "queue/dedup_window.h"
+#include "queue/groups.h"
 #include "storage/appender.h"
 #include "storage/log.h"
 
@@ -81,7 +90,7 @@ struct BrokerOptions {
   uint64_t credit_bytes = 8ull << 20;
   uint64_t credit_bytes_cap = 8ull << 20;  // 0 = unlimited
   // Producer msg_id window (spec/consumers.md 9.1), shared by every connection.
-  DedupOptions dedup;
+  queue::DedupOptions dedup;
   // SO_SNDBUF for accepted sockets; 0 = the OS default (tests shrink it).
   int socket_send_buffer_bytes = 0;
   // Diagnostic lines (a malformed stream, an idle or slow client cut, a fatal storage error).
@@ -100,11 +109,14 @@ struct BrokerStats {
   uint64_t framing_errors = 0;      // connections closed for an unframeable stream
   uint64_t idle_closed = 0;
   uint64_t slow_closed = 0;         // a reply write stuck for write_timeout
+  uint64_t fetches = 0;             // Flow and Fetch requests
+  uint64_t delivered = 0;           // Deliver frames sent in windows
+  uint64_t settles = 0;             // Ack-family requests
 };
 
 class Broker {
  public:
-  Broker(storage::Log* log, storage::Appender* appender, BrokerOptions options);
+  Broker(storage::Log* log, storage::Appender* appender, queue::Groups* groups, BrokerOptions options);
   ~Broker();  // Stop()
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -117,6 +129,8 @@ class Broker {
   // Graceful stop (above). Idempotent.
   void Stop();
   BrokerStats stats() const;
+  // The readable head may have moved: wakes long-polling consumers. Any thread; cheap.
+  void NotifyAppended();
 
   struct Impl;
 

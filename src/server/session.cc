@@ -98,6 +98,8 @@ void Session::Close(const std::string& reason) {
   closed_ = true;
   reader_done_ = true;
   if (!reason.empty()) shared_->log_line(peer_ + ": " + reason);
+  // Its leases are released at once (redelivered to others, delivery counts kept).
+  if (consumer_) shared_->consume->Disconnect(id_);
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

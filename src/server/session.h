@@ -34,7 +34,8 @@
 #include "protocol/handshake.h"
 #include "protocol/messages.h"
 #include "server/broker.h"
-#include "server/dedup_window.h"
+#include "server/consume_service.h"
+#include "queue/dedup_window.h"
 #include "server/reply_queue.h"
 #include "storage/appender.h"
 #include "storage/log.h"
@@ -59,7 +60,8 @@ struct BrokerShared {
   std::atomic<uint64_t> framing_errors{0};
   std::atomic<uint64_t> idle_closed{0};
   std::atomic<uint64_t> slow_closed{0};
-  std::unique_ptr<DedupWindow> dedup;
+  std::unique_ptr<queue::DedupWindow> dedup;
+  std::unique_ptr<ConsumeService> consume;
   std::function<void(std::string_view)> log_line;  // never empty
   std::function<void(uint64_t session_id)> on_ended;
 };
@@ -109,10 +111,18 @@ class Session : public std::enable_shared_from_this<Session> {
   Next HandlePub(ByteView body, bool fire_and_forget);
   Next Submit(storage::AppendRequest request, const Produce& produce);
   storage::Completion MakeCompletion(const Produce& produce);
-  DedupWindow::Waiter MakeDuplicateWaiter(uint64_t slot);
+  queue::DedupWindow::Waiter MakeDuplicateWaiter(uint64_t slot);
   void OnAppended(const Produce& produce, Result<uint64_t> offset);
   // Answers a produce that was not appended (and tells the dedup window).
   void FailSlot(const Produce& produce, const protocol::Err& err, bool fatal);
+  // session_consume.cc
+  void HandleConsumeVerb(uint8_t tag, ByteView body);
+  void StartFetch(uint32_t max_records, uint64_t max_bytes, uint64_t wait_ms);
+  ConsumeService::StatusHandler OkOrErrInto(uint64_t slot);
+  Bytes EncodeWindow(queue::Window window) const;
+  queue::MemberOptions Credit() const;
+  void FillSlot(uint64_t slot, Bytes bytes);
+
   void Reply(const protocol::Frame& frame);
   void ReplyErr(std::string_view code, std::string_view message);
 
@@ -140,6 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::cancellation_signal read_cancel_;
 
   bool connected_ = false;       // a Connect was answered with Info
+  bool consumer_ = false;        // used a consume verb: its group membership ends with it
   protocol::Negotiated negotiated_;  // what it agreed (credit, gap markers, ...)
   bool stop_requested_ = false;  // Drain()
   bool reader_done_ = false;     // no more frames will be handled

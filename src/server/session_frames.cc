@@ -86,6 +86,10 @@ Session::Next Session::Dispatch(uint8_t tag, ByteView body) {
     return Next::kContinue;
   }
   if (tag == static_cast<uint8_t>(pr::Tag::kPub)) return HandlePub(body, fire_and_forget);
+  if (IsConsumeVerb(tag)) {
+    HandleConsumeVerb(tag, body);
+    return Next::kContinue;
+  }
   ReplyErr("", pr::kTextVerbNotSupported);
   return Next::kContinue;
 }
@@ -143,21 +147,21 @@ Session::Next Session::HandlePub(ByteView body, bool fire_and_forget) {
     if (d.seq && d.producer_id.empty()) return refuse("", "idempotent sequence requires a non-empty producer_id");
     if (d.producer_id.size() > max_id) return refuse("", "producer_id too long");
     if (d.msg_id.size() > max_id) return refuse("", "msg_id too long");
-    DedupWindow::Waiter waiter = [](const Result<uint64_t>&) {};
+    queue::DedupWindow::Waiter waiter = [](const Result<uint64_t>&) {};
     if (produce.slot) waiter = MakeDuplicateWaiter(*produce.slot);
     const auto decision = shared_->dedup->Check(d.producer_id, d.epoch, d.msg_id, std::move(waiter));
     switch (decision.kind) {
-      case DedupWindow::Kind::kFenced:
+      case queue::DedupWindow::Kind::kFenced:
         return refuse(pr::kErrProducerFenced, "fenced: stale producer epoch");
-      case DedupWindow::Kind::kDuplicate:
+      case queue::DedupWindow::Kind::kDuplicate:
         // Nothing appended; the original offset is durable (recorded after its fdatasync).
         if (produce.slot && replies_.Fill(*produce.slot, EncodeReply(pr::PubAckDuplicate{decision.offset}))) {
           WakeWriter();
         }
         return Next::kContinue;
-      case DedupWindow::Kind::kWaitForOriginal:
+      case queue::DedupWindow::Kind::kWaitForOriginal:
         return Next::kContinue;  // the waiter fills the slot once the original is durable
-      case DedupWindow::Kind::kFresh:
+      case queue::DedupWindow::Kind::kFresh:
         produce.ticket = decision.ticket;
         break;
     }
@@ -225,7 +229,7 @@ storage::Completion Session::MakeCompletion(const Produce& produce) {
   };
 }
 
-DedupWindow::Waiter Session::MakeDuplicateWaiter(uint64_t slot) {
+queue::DedupWindow::Waiter Session::MakeDuplicateWaiter(uint64_t slot) {
   return [self = shared_from_this(), slot](const Result<uint64_t>& original) {
     asio::post(self->strand_, [self, slot, original]() {
       if (original.ok()) {

@@ -22,7 +22,22 @@ TagClass ClassifyTag(uint8_t tag) {
 bool IsHandled(uint8_t tag) {
   using protocol::Tag;
   return tag == static_cast<uint8_t>(Tag::kConnect) || tag == static_cast<uint8_t>(Tag::kPing) ||
-         tag == static_cast<uint8_t>(Tag::kPub);
+         tag == static_cast<uint8_t>(Tag::kPub) || IsConsumeVerb(tag);
+}
+
+bool IsConsumeVerb(uint8_t tag) {
+  using protocol::Tag;
+  switch (static_cast<Tag>(tag)) {
+    case Tag::kSub:
+    case Tag::kUnsub:
+    case Tag::kAck:
+    case Tag::kFlow:
+    case Tag::kFetch:
+    case Tag::kCumulativeAck:
+      return true;
+    default:
+      return false;
+  }
 }
 
 ProduceRefusal RefusalFor(const Status& status) {

@@ -17,10 +17,12 @@ enum class TagClass : uint8_t {
 
 TagClass ClassifyTag(uint8_t tag);
 
-// The client verbs this server implements today: Connect, Ping, Pub. Every other client verb
-// (the consume side, streams, subjects, Tier-S, transactions, pause) is answered with Err
-// "verb not supported on this connection" until its subsystem lands.
+// The client verbs this server implements today: Connect, Ping, Pub and the v1 consume verbs.
+// Every other client verb (streams, subjects, Tier-S, transactions, pause) is answered with
+// Err "verb not supported on this connection" until its subsystem lands.
 bool IsHandled(uint8_t tag);
+// Sub, Unsub, Ack, Flow, Fetch, CumulativeAck (spec/protocol.md 8).
+bool IsConsumeVerb(uint8_t tag);
 
 // How a produce that storage refused (or could not make durable) is answered.
 struct ProduceRefusal {

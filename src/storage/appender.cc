@@ -165,6 +165,7 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
     // Retention failures do not endanger acknowledged data; the next batch tries again.
     (void)log_->ApplyRetention(options_.retention_floor());
   }
+  if (appended > 0 && options_.on_appended) options_.on_appended();
 }
 
 void Appender::MaybeIntervalSync() {

@@ -70,6 +70,10 @@ struct AppenderOptions {
   // value (the minimum committed offset over all consumer groups) protects segments from
   // retention. Unset: the appender never runs retention.
   std::function<uint64_t()> retention_floor;
+  // When set, called on the appender thread after each batch that appended records (the
+  // readable head may have moved). Must be short: the broker posts a wake-up for consumers
+  // waiting on new records.
+  std::function<void()> on_appended;
 };
 
 struct AppenderStats {

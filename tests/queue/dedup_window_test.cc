@@ -1,11 +1,11 @@
 // The producer msg_id window (spec/consumers.md 9.1) as a pure state machine on a ManualClock.
-#include "server/dedup_window.h"
+#include "queue/dedup_window.h"
 
 #include <gtest/gtest.h>
 
 #include <optional>
 
-namespace ironbus::server {
+namespace ironbus::queue {
 namespace {
 
 using Kind = DedupWindow::Kind;
@@ -140,4 +140,4 @@ TEST(DedupWindow, TheProducerCapEvictsTheLeastRecentlyTouchedWindow) {
 }
 
 }  // namespace
-}  // namespace ironbus::server
+}  // namespace ironbus::queue

@@ -37,18 +37,12 @@ TEST(BrokerFrames, ResponseReservedAndPeerTagsAreNotSupportedOnTheClientPort) {
   c.ReadAs<pr::Pong>();
 }
 
-TEST(BrokerFrames, ConsumeVerbsAreNotSupportedYetAndNeverCrash) {
+TEST(BrokerFrames, UnbuiltV2VerbsAreNotSupportedAndNeverCrash) {
   BrokerHarness h;
   RawConn c(h.port());
   c.Handshake();
-  const std::vector<pr::Frame> verbs = {pr::Sub{ToBytes("g")}, pr::Unsub{},        pr::Ack{},
-                                        pr::Flow{10},          pr::Fetch{true, 5}, pr::CumulativeAck{3, {}},
-                                        pr::StreamDeclare{ToBytes("orders")}};
-  for (const auto& verb : verbs) {
-    ASSERT_TRUE(c.SendFrame(verb));
-    EXPECT_EQ(c.ReadAs<pr::Err>().message, "verb not supported on this connection")
-        << "tag " << static_cast<int>(pr::TagOf(verb));
-  }
+  ASSERT_TRUE(c.SendFrame(pr::StreamDeclare{ToBytes("orders")}));
+  EXPECT_EQ(c.ReadAs<pr::Err>().message, "verb not supported on this connection");
   ASSERT_TRUE(c.SendRaw(44, {}));  // TxnPrepare: a client verb with no codec yet
   EXPECT_EQ(c.ReadAs<pr::Err>().message, "verb not supported on this connection");
   ASSERT_TRUE(c.SendFrame(MakePub("still fine")));

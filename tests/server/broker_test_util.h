@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "io/sim_file_system.h"
 #include "protocol/codec.h"
 #include "protocol/frame_decoder.h"
+#include "queue/groups.h"
 #include "recovery/open_data_dir.h"
 #include "server/broker.h"
 #include "storage/appender.h"
@@ -35,7 +37,7 @@ inline constexpr char kDataDir[] = "/data";
 class BrokerHarness {
  public:
   explicit BrokerHarness(BrokerOptions options = {}, storage::AppenderOptions appender_options = {},
-                         uint64_t segment_bytes = 1u << 20) {
+                         uint64_t segment_bytes = 1u << 20, queue::QueueOptions queue_options = {}) {
     storage::LogOptions lo;
     lo.max_segment_bytes = segment_bytes;
     lo.compression = format::Compression::kNone;
@@ -45,6 +47,15 @@ class BrokerHarness {
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     if (!opened.ok()) return;
     opened_ = std::move(*opened);
+    auto groups = queue::Groups::Open(&fs_, kDataDir, opened_.log.get(), std::move(opened_.dlq_log), queue_options,
+                                      SystemClock::Default());
+    EXPECT_TRUE(groups.ok()) << groups.status().ToString();
+    if (!groups.ok()) return;
+    groups_ = std::move(*groups);
+    appender_options.retention_floor = [g = groups_.get()] { return g->RetentionFloor(); };
+    appender_options.on_appended = [this] {
+      if (Broker* b = broker_for_wakeups_.load()) b->NotifyAppended();
+    };
     auto appender = storage::Appender::Start(opened_.log.get(), SystemClock::Default(), appender_options);
     EXPECT_TRUE(appender.ok()) << appender.status().ToString();
     appender_ = std::move(*appender);
@@ -53,16 +64,20 @@ class BrokerHarness {
       std::lock_guard<std::mutex> lock(mu_);
       lines_.emplace_back(line);
     };
-    broker_ = std::make_unique<Broker>(opened_.log.get(), appender_.get(), options);
+    broker_ = std::make_unique<Broker>(opened_.log.get(), appender_.get(), groups_.get(), options);
     Status started = broker_->Start();
     EXPECT_TRUE(started.ok()) << started.ToString();
+    broker_for_wakeups_ = broker_.get();
   }
   ~BrokerHarness() {
     if (broker_) broker_->Stop();
+    broker_for_wakeups_ = nullptr;
     if (appender_) (void)appender_->Stop();
+    if (groups_) (void)groups_->Close();
   }
 
   Broker& broker() { return *broker_; }
+  queue::Groups& groups() { return *groups_; }
   storage::Log& log() { return *opened_.log; }
   io::SimFileSystem& fs() { return fs_; }
   uint16_t port() const { return broker_->port(); }
@@ -78,8 +93,10 @@ class BrokerHarness {
  private:
   io::SimFileSystem fs_;
   recovery::OpenedDataDir opened_;
+  std::unique_ptr<queue::Groups> groups_;
   std::unique_ptr<storage::Appender> appender_;
   std::unique_ptr<Broker> broker_;
+  std::atomic<Broker*> broker_for_wakeups_{nullptr};
   std::mutex mu_;
   std::vector<std::string> lines_;
 };

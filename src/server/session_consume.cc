@@ -1,0 +1,148 @@
+// What a session does with the consume verbs (spec/protocol.md 8): Sub, Unsub, Flow, Fetch,
+// Ack, CumulativeAck. Each reserves its reply slot in arrival order, hands the work to the
+// ConsumeService (the queue thread), and fills the slot when the answer is posted back to the
+// strand. A delivery window (its Deliver/advisory frames and the FlowEnd or Err terminator) is
+// encoded into that one slot, so nothing can interleave with it.
+#include <variant>
+
+#include "format/compression.h"
+#include "format/record_format.h"
+#include "protocol/codec.h"
+#include "server/session.h"
+
+namespace ironbus::server {
+namespace {
+
+namespace pr = protocol;
+
+pr::Err ErrFor(const Status& status) {
+  const std::string_view code = queue::ErrorCodeOf(status);
+  std::string_view text = status.message();
+  if (!code.empty() && text.size() > code.size() + 2) text.remove_prefix(code.size() + 2);  // "<CODE>: "
+  return pr::Err{std::string(code), std::string(text)};
+}
+
+void Append(const pr::Frame& frame, Bytes* out) {
+  const size_t mark = out->size();
+  if (!pr::EncodeFrame(frame, out).ok()) {
+    out->resize(mark);
+    (void)pr::EncodeFrame(pr::Frame(pr::Err{"", "reply could not be encoded"}), out);
+  }
+}
+
+}  // namespace
+
+queue::MemberOptions Session::Credit() const {
+  return queue::MemberOptions{negotiated_.credit, negotiated_.credit_bytes};
+}
+
+void Session::FillSlot(uint64_t slot, Bytes bytes) {
+  if (replies_.Fill(slot, std::move(bytes))) WakeWriter();
+}
+
+Bytes Session::EncodeWindow(queue::Window window) const {
+  Bytes out;
+  for (queue::WindowItem& item : window.items) {
+    if (auto* d = std::get_if<queue::Delivery>(&item)) {
+      pr::Deliver deliver;
+      deliver.offset = d->offset;
+      deliver.generation = d->generation;
+      deliver.flags = d->record.flags;
+      deliver.timestamp_ms = d->record.timestamp_ms;
+      deliver.key = std::move(d->record.key);
+      deliver.headers = std::move(d->record.headers);
+      deliver.payload = std::move(d->record.payload);
+      // Compressed bytes go only to a client that asked for them (spec 13); the others get
+      // the payload inflated and bit 0 cleared. A stored stream that does not inflate is sent
+      // as stored, so the client reports that one record as poison.
+      if ((deliver.flags & format::kFlagCompressed) != 0 && !negotiated_.compressed_delivery) {
+        Bytes raw;
+        if (format::Decompress(deliver.payload, &raw) == format::DecompressError::kOk) {
+          deliver.payload = std::move(raw);
+          deliver.flags = static_cast<uint8_t>(deliver.flags & ~format::kFlagCompressed);
+        }
+      }
+      Append(deliver, &out);
+    } else if (auto* dl = std::get_if<queue::DeadLetterNotice>(&item)) {
+      Append(pr::DeadLetter{dl->offset, dl->reason}, &out);
+    } else if (auto* t = std::get_if<queue::TruncationNotice>(&item)) {
+      if (negotiated_.gap_marker) {
+        Append(pr::GapMarker{t->earliest_retained - t->skipped, t->earliest_retained, 0, pr::kGapReasonTrimmed}, &out);
+      } else {
+        Append(pr::Truncated{t->earliest_retained, t->skipped}, &out);
+      }
+    }
+  }
+  if (window.error.ok()) {
+    Append(pr::FlowEnd{window.delivered}, &out);
+  } else {
+    Append(ErrFor(window.error), &out);
+  }
+  return out;
+}
+
+void Session::StartFetch(uint32_t max_records, uint64_t max_bytes, uint64_t wait_ms) {
+  consumer_ = true;
+  const uint64_t slot = replies_.PushPending();
+  shared_->consume->Fetch(id_, Credit(), max_records, max_bytes, wait_ms,
+                          [self = shared_from_this(), slot](queue::Window window) {
+                            asio::post(self->strand_, [self, slot, window = std::move(window)]() mutable {
+                              self->FillSlot(slot, self->EncodeWindow(std::move(window)));
+                            });
+                          });
+}
+
+ConsumeService::StatusHandler Session::OkOrErrInto(uint64_t slot) {
+  return [self = shared_from_this(), slot](Status status) {
+    asio::post(self->strand_, [self, slot, status = std::move(status)] {
+      Bytes out;
+      if (status.ok()) {
+        Append(pr::Ok{}, &out);
+      } else {
+        Append(ErrFor(status), &out);
+      }
+      self->FillSlot(slot, std::move(out));
+    });
+  };
+}
+
+void Session::HandleConsumeVerb(uint8_t tag, ByteView body) {
+  auto frame = pr::DecodeBody(tag, body, pr::Direction::kToServer);
+  if (!frame.ok()) {
+    // A malformed consume body answers this request only; the stream is still framed.
+    ReplyErr("", frame.status().message());
+    return;
+  }
+  ConsumeService& consume = *shared_->consume;
+  if (auto* sub = std::get_if<pr::Sub>(&*frame)) {
+    consumer_ = true;
+    consume.Subscribe(id_, std::string(AsChars(sub->group)), Credit(), OkOrErrInto(replies_.PushPending()));
+  } else if (std::holds_alternative<pr::Unsub>(*frame)) {
+    consumer_ = true;
+    consume.Unsubscribe(id_, Credit(), OkOrErrInto(replies_.PushPending()));
+  } else if (auto* flow = std::get_if<pr::Flow>(&*frame)) {
+    // The reference's Flow poll never waits.
+    StartFetch(flow->credit, 0, 0);
+  } else if (auto* fetch = std::get_if<pr::Fetch>(&*frame)) {
+    // Long-poll (our choice, spec 8.3): an empty window waits up to expires_ms unless no_wait.
+    StartFetch(fetch->max_records, fetch->max_bytes, fetch->no_wait ? 0 : fetch->expires_ms);
+  } else if (auto* ack = std::get_if<pr::Ack>(&*frame)) {
+    const uint64_t slot = replies_.PushPending();
+    const uint64_t delay = ack->op == pr::kAckOpNack ? ack->delay_ms : 0;
+    consume.Settle(id_, static_cast<queue::AckOp>(ack->op), ack->offset, ack->generation, delay,
+                   [self = shared_from_this(), slot](queue::AckStatus status) {
+                     asio::post(self->strand_, [self, slot, status] {
+                       Bytes out;
+                       Append(pr::AckStatus{static_cast<uint8_t>(status)}, &out);
+                       self->FillSlot(slot, std::move(out));
+                     });
+                   });
+  } else if (auto* cumulative = std::get_if<pr::CumulativeAck>(&*frame)) {
+    consume.CumulativeAck(std::string(AsChars(cumulative->group)), cumulative->up_to,
+                          OkOrErrInto(replies_.PushPending()));
+  } else {
+    ReplyErr("", pr::kTextVerbNotSupported);
+  }
+}
+
+}  // namespace ironbus::server
