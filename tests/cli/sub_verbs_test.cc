@@ -53,6 +53,12 @@ class SubVerbs : public ::testing::Test {
   }
   RunResult Run(const std::string& args) { return e2e::RunIronbus(args, scratch_.path()); }
   RunResult Sub(const std::string& flags) { return Run("sub --addr " + addr_ + " " + flags); }
+  // stdout of a `sub` that must exit 0.
+  std::string SubOk(const std::string& flags) {
+    RunResult r = Sub(flags);
+    EXPECT_EQ(r.exit_code, 0) << "sub " << flags << ": " << r.err;
+    return r.out;
+  }
 
   io::testing::TempDir scratch_;
   std::unique_ptr<Broker> broker_;
@@ -61,10 +67,9 @@ class SubVerbs : public ::testing::Test {
 
 TEST_F(SubVerbs, PeekPrintsEachMessageAndTheCount) {
   StartBroker({}, 3);
-  RunResult r = Sub("");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> lines = Lines(r.out);
-  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const std::string out = SubOk("");
+  std::vector<std::string> lines = Lines(out);
+  ASSERT_EQ(lines.size(), 4u) << out;
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(lines[i].rfind("#" + std::to_string(i) + " gen=", 0), 0u) << lines[i];
     EXPECT_NE(lines[i].find(" key=k" + std::to_string(i) + " payload=p" + std::to_string(i)), std::string::npos)
@@ -72,53 +77,46 @@ TEST_F(SubVerbs, PeekPrintsEachMessageAndTheCount) {
   }
   EXPECT_EQ(lines[3], "fetched 3 message(s)");
   // Nothing was settled: the leases ended with the connection, so a second peek sees them all.
-  RunResult again = Sub("--max 2");
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(MessageLines(again.out).size(), 2u) << again.out;
-  EXPECT_NE(again.out.find("fetched 2 message(s)"), std::string::npos);
+  const std::string again = SubOk("--max 2");
+  EXPECT_EQ(MessageLines(again).size(), 2u) << again;
+  EXPECT_NE(again.find("fetched 2 message(s)"), std::string::npos);
 }
 
 TEST_F(SubVerbs, AckDrainsBatchAfterBatchPastTheCredit) {
   StartBroker({"--consumer-credit", "4"}, 10);
-  RunResult r = Sub("--ack --max 100");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> lines = Lines(r.out);
-  ASSERT_EQ(lines.size(), 21u) << r.out;
+  const std::string out = SubOk("--ack --max 100");
+  std::vector<std::string> lines = Lines(out);
+  ASSERT_EQ(lines.size(), 21u) << out;
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(lines[2 * i].rfind("#" + std::to_string(i) + " ", 0), 0u) << lines[2 * i];
     EXPECT_EQ(lines[2 * i + 1], "  ack committed");
   }
   EXPECT_EQ(lines[20], "fetched 10 message(s)");
-  RunResult after = Sub("");
-  ASSERT_EQ(after.exit_code, 0) << after.err;
-  EXPECT_EQ(after.out, "fetched 0 message(s)\n");
+  const std::string after = SubOk("");
+  EXPECT_EQ(after, "fetched 0 message(s)\n");
 }
 
 TEST_F(SubVerbs, MaxStopsTheDrainAndTheNextRunResumes) {
   StartBroker({}, 5);
-  RunResult first = Sub("--ack --max 2");
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_EQ(MessageLines(first.out).size(), 2u) << first.out;
-  RunResult rest = Sub("--ack");
-  ASSERT_EQ(rest.exit_code, 0) << rest.err;
-  std::vector<std::string> messages = MessageLines(rest.out);
-  ASSERT_EQ(messages.size(), 3u) << rest.out;
+  const std::string first = SubOk("--ack --max 2");
+  EXPECT_EQ(MessageLines(first).size(), 2u) << first;
+  const std::string rest = SubOk("--ack");
+  std::vector<std::string> messages = MessageLines(rest);
+  ASSERT_EQ(messages.size(), 3u) << rest;
   EXPECT_EQ(messages[0].rfind("#2 ", 0), 0u) << messages[0];
 }
 
 TEST_F(SubVerbs, TermDropsAndNackRequeuesWithAHigherGeneration) {
   StartBroker({}, 2);
-  RunResult nack = Sub("--nack --delay-ms 0 --max 1");
-  ASSERT_EQ(nack.exit_code, 0) << nack.err;
-  std::vector<std::string> lines = Lines(nack.out);
-  ASSERT_EQ(lines.size(), 3u) << nack.out;
+  const std::string nack = SubOk("--nack --delay-ms 0 --max 1");
+  std::vector<std::string> lines = Lines(nack);
+  ASSERT_EQ(lines.size(), 3u) << nack;
   EXPECT_EQ(lines[1], "  nack requeued");
   const std::string first_gen = lines[0].substr(lines[0].find("gen="), lines[0].find(" key=") - lines[0].find("gen="));
 
-  RunResult term = Sub("--term");
-  ASSERT_EQ(term.exit_code, 0) << term.err;
-  lines = Lines(term.out);
-  ASSERT_EQ(lines.size(), 5u) << term.out;
+  const std::string term = SubOk("--term");
+  lines = Lines(term);
+  ASSERT_EQ(lines.size(), 5u) << term;
   EXPECT_EQ(lines[0].rfind("#0 ", 0), 0u) << lines[0];
   EXPECT_EQ(lines[0].find(first_gen + " "), std::string::npos) << "redelivered under a new generation: " << lines[0];
   EXPECT_EQ(lines[1], "  term dropped");
@@ -128,10 +126,9 @@ TEST_F(SubVerbs, TermDropsAndNackRequeuesWithAHigherGeneration) {
 
 TEST_F(SubVerbs, JsonWritesHeaderRecordsAndResult) {
   StartBroker({}, 2);
-  RunResult r = Sub("--json --group workers --ack");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<nlohmann::json> lines = JsonLines(r.out);
-  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const std::string out = SubOk("--json --group workers --ack");
+  std::vector<nlohmann::json> lines = JsonLines(out);
+  ASSERT_EQ(lines.size(), 4u) << out;
   EXPECT_EQ(lines[0]["schema"], "ironbus.cli.sub.header.v1");
   EXPECT_EQ(lines[0]["addr"], addr_);
   EXPECT_EQ(lines[0]["group"], "workers");
@@ -154,10 +151,9 @@ TEST_F(SubVerbs, JsonWritesHeaderRecordsAndResult) {
   EXPECT_EQ(lines[3]["ok"], true);
   EXPECT_EQ(lines[3]["exit_code"], 0);
 
-  RunResult peek = Sub("--json --group others --max 1");
-  ASSERT_EQ(peek.exit_code, 0) << peek.err;
-  lines = JsonLines(peek.out);
-  ASSERT_EQ(lines.size(), 3u) << peek.out;
+  const std::string peek = SubOk("--json --group others --max 1");
+  lines = JsonLines(peek);
+  ASSERT_EQ(lines.size(), 3u) << peek;
   EXPECT_EQ(lines[1]["disposition"], "peek");
   EXPECT_FALSE(lines[1].contains("ack_status"));
 }
@@ -165,10 +161,9 @@ TEST_F(SubVerbs, JsonWritesHeaderRecordsAndResult) {
 TEST_F(SubVerbs, ADeadLetterIsReportedInBand) {
   StartBroker({"--max-deliver", "1"}, 1);
   ASSERT_EQ(Sub("--nack --delay-ms 0").exit_code, 0);
-  RunResult r = Sub("--json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<nlohmann::json> lines = JsonLines(r.out);
-  ASSERT_EQ(lines.size(), 3u) << r.out;
+  const std::string out = SubOk("--json");
+  std::vector<nlohmann::json> lines = JsonLines(out);
+  ASSERT_EQ(lines.size(), 3u) << out;
   EXPECT_EQ(lines[1]["schema"], "ironbus.cli.sub.dead-letter.v1");
   EXPECT_EQ(lines[1]["offset"], 0);
   EXPECT_EQ(lines[1]["reason"], "max-deliver");
@@ -178,9 +173,8 @@ TEST_F(SubVerbs, ADeadLetterIsReportedInBand) {
 TEST_F(SubVerbs, ADeadLetterLineInHumanOutput) {
   StartBroker({"--max-deliver", "1"}, 1);
   ASSERT_EQ(Sub("--nack --delay-ms 0").exit_code, 0);
-  RunResult r = Sub("--ack");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "dead-letter offset=0 reason=max-deliver\nfetched 0 message(s)\n");
+  const std::string out = SubOk("--ack");
+  EXPECT_EQ(out, "dead-letter offset=0 reason=max-deliver\nfetched 0 message(s)\n");
 }
 
 TEST_F(SubVerbs, UsageErrorsExitOneWithoutJson) {
@@ -233,10 +227,9 @@ TEST_F(SubVerbs, CumulativeAckCommitsABroadcastGroup) {
   RunResult r = Run("cumulative-ack --addr " + addr_ + " --group bcast --up-to 3");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "cumulative ack committed group `bcast` up to offset 3\n");
-  RunResult sub = Sub("--group bcast");
-  ASSERT_EQ(sub.exit_code, 0) << sub.err;
-  std::vector<std::string> messages = MessageLines(sub.out);
-  ASSERT_EQ(messages.size(), 2u) << sub.out;
+  const std::string sub = SubOk("--group bcast");
+  std::vector<std::string> messages = MessageLines(sub);
+  ASSERT_EQ(messages.size(), 2u) << sub;
   EXPECT_EQ(messages[0].rfind("#3 ", 0), 0u) << messages[0];
 
   RunResult json = Run("cumulative-ack --json --addr=" + addr_ + " --group bcast --up-to 2");

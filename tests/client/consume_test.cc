@@ -5,57 +5,20 @@
 
 #include "client/client.h"
 #include "format/compression.h"
-#include "server/broker_test_util.h"
+#include "client/consume_test_util.h"
 
 namespace ironbus::client {
 namespace {
 
-using server::testing::BrokerHarness;
 using server::testing::MakePub;
 using server::testing::RawConn;
+using namespace testing;
 namespace pr = protocol;
-
-std::unique_ptr<Client> Connected(BrokerHarness& h) {
-  auto c = Client::Connect(h.addr());
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? std::move(*c) : nullptr;
-}
-
-// Publishes "m<i>" with key "k<i>" for i in [0, n).
-void PublishN(Client& c, int n) {
-  for (int i = 0; i < n; ++i) {
-    PublishRequest r;
-    r.key = ToBytes("k" + std::to_string(i));
-    r.payload = ToBytes("m" + std::to_string(i));
-    ASSERT_TRUE(c.Publish(r).ok());
-  }
-}
-
-std::unique_ptr<Client> Subscribed(BrokerHarness& h, std::string_view group) {
-  auto c = Connected(h);
-  if (!c) return nullptr;
-  Status s = c->Subscribe(group);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return c;
-}
-
-FetchResult MustFetch(Client& c, uint32_t max_records = 64) {
-  FetchOptions options;
-  options.max_records = max_records;
-  auto window = c.Fetch(options);
-  EXPECT_TRUE(window.ok()) << window.status().ToString();
-  if (!window.ok()) return {};
-  EXPECT_TRUE(window->error.ok()) << window->error.ToString();
-  EXPECT_EQ(window->delivered, window->messages.size());
-  return std::move(*window);
-}
 
 TEST(ClientConsume, FetchDeliversInOrderAndAckAllCommits) {
   BrokerHarness h;
-  auto c = Subscribed(h, "workers");
+  auto [c, window] = StartConsumer(h, "workers", 5);
   ASSERT_TRUE(c);
-  PublishN(*c, 5);
-  FetchResult window = MustFetch(*c);
   ASSERT_EQ(window.messages.size(), 5u);
   for (uint64_t i = 0; i < 5; ++i) {
     EXPECT_EQ(window.messages[i].offset, i);
@@ -95,10 +58,8 @@ TEST(ClientConsume, MaxRecordsAndFlowCreditBoundTheWindow) {
 
 TEST(ClientConsume, APeekedLeaseIsHeldUntilItsConnectionCloses) {
   BrokerHarness h;
-  auto first = Subscribed(h, "g");
+  auto [first, held] = StartConsumer(h, "g", 2);
   ASSERT_TRUE(first);
-  PublishN(*first, 2);
-  FetchResult held = MustFetch(*first);
   ASSERT_EQ(held.messages.size(), 2u);
   auto second = Subscribed(h, "g");
   ASSERT_TRUE(second);
@@ -116,10 +77,8 @@ TEST(ClientConsume, APeekedLeaseIsHeldUntilItsConnectionCloses) {
 
 TEST(ClientConsume, NackRedeliversWithAHigherGenerationAndFencesTheOldOne) {
   BrokerHarness h;
-  auto c = Subscribed(h, "g");
+  auto [c, first] = StartConsumer(h, "g", 1);
   ASSERT_TRUE(c);
-  PublishN(*c, 1);
-  FetchResult first = MustFetch(*c);
   ASSERT_EQ(first.messages.size(), 1u);
   const Message m = first.messages[0];
   EXPECT_EQ(c->Nack(m.offset, m.generation, 0).value(), AckOutcome::kDone);
@@ -134,10 +93,8 @@ TEST(ClientConsume, NackRedeliversWithAHigherGenerationAndFencesTheOldOne) {
 
 TEST(ClientConsume, TermCommitsWithoutRedelivery) {
   BrokerHarness h;
-  auto c = Subscribed(h, "g");
+  auto [c, window] = StartConsumer(h, "g", 2);
   ASSERT_TRUE(c);
-  PublishN(*c, 2);
-  FetchResult window = MustFetch(*c);
   ASSERT_EQ(window.messages.size(), 2u);
   EXPECT_EQ(c->Term(0, window.messages[0].generation).value(), AckOutcome::kDone);
   EXPECT_EQ(c->Ack(1, window.messages[1].generation).value(), AckOutcome::kDone);
@@ -149,10 +106,8 @@ TEST(ClientConsume, TermCommitsWithoutRedelivery) {
 
 TEST(ClientConsume, ProgressExtendsALiveLeaseAndIsFencedOtherwise) {
   BrokerHarness h;
-  auto c = Subscribed(h, "g");
+  auto [c, window] = StartConsumer(h, "g", 1);
   ASSERT_TRUE(c);
-  PublishN(*c, 1);
-  FetchResult window = MustFetch(*c);
   ASSERT_EQ(window.messages.size(), 1u);
   const Message m = window.messages[0];
   EXPECT_EQ(c->Progress(m.offset, m.generation).value(), AckOutcome::kDone);
@@ -162,10 +117,8 @@ TEST(ClientConsume, ProgressExtendsALiveLeaseAndIsFencedOtherwise) {
 
 TEST(ClientConsume, UnsubscribeGoesBackToTheDefaultGroup) {
   BrokerHarness h;
-  auto c = Subscribed(h, "named");
+  auto [c, named] = StartConsumer(h, "named", 1);
   ASSERT_TRUE(c);
-  PublishN(*c, 1);
-  FetchResult named = MustFetch(*c);
   ASSERT_EQ(named.messages.size(), 1u);
   ASSERT_TRUE(c->AckAll(named.messages).ok());
   ASSERT_TRUE(c->Unsubscribe().ok());

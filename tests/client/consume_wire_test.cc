@@ -24,12 +24,36 @@ pr::Deliver Delivery(uint64_t offset, const std::string& payload, uint64_t gener
   return d;
 }
 
+// Offset 0 stored COMPRESSED: the LZ4 descriptor and block of `text`.
+pr::Deliver CompressedDelivery(const std::string& text) {
+  pr::Deliver d = Delivery(0, "");
+  d.flags = format::kFlagCompressed;
+  auto stored = format::MaybeCompress(AsBytes(text), format::Compression::kLz4);
+  EXPECT_TRUE(stored.has_value()) << "too short to compress";
+  if (stored) d.payload = *stored;
+  return d;
+}
+
 std::unique_ptr<Client> ConnectTo(FakeBroker& fake) {
   ClientOptions options;
   options.request_timeout = std::chrono::milliseconds(2'000);
   auto c = Client::Connect(fake.addr(), options);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
   return c.ok() ? std::move(*c) : nullptr;
+}
+
+// A Fetch of up to `max_records` answered with `window`: a wrong-shaped window is Corruption
+// and leaves the connection broken.
+void ExpectFetchBreaks(std::vector<pr::Frame> window, uint32_t max_records = 64) {
+  FakeBroker fake({std::move(window)});
+  auto c = ConnectTo(fake);
+  ASSERT_TRUE(c);
+  FetchOptions options;
+  options.max_records = max_records;
+  auto result = c->Fetch(options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(result.status().IsCorruption()) << result.status().ToString();
+  EXPECT_TRUE(c->broken());
 }
 
 TEST(ClientConsumeWire, SubscribeSendsTheGroupAndUnsubscribeAnEmptyBody) {
@@ -128,35 +152,16 @@ TEST(ClientConsumeWire, FlowSendsItsCreditAndReadsTheSameWindow) {
 }
 
 TEST(ClientConsumeWire, MoreWindowFramesThanRequestedIsCorruption) {
-  FakeBroker fake({{Delivery(0, "a"), Delivery(1, "b"), Delivery(2, "c"), pr::FlowEnd{3}}});
-  auto c = ConnectTo(fake);
-  ASSERT_TRUE(c);
-  FetchOptions options;
-  options.max_records = 2;
-  auto window = c->Fetch(options);
-  ASSERT_FALSE(window.ok());
-  EXPECT_TRUE(window.status().IsCorruption()) << window.status().ToString();
-  EXPECT_TRUE(c->broken());
+  ExpectFetchBreaks({Delivery(0, "a"), Delivery(1, "b"), Delivery(2, "c"), pr::FlowEnd{3}}, 2);
 }
 
 TEST(ClientConsumeWire, AFrameThatIsNotPartOfAWindowIsCorruption) {
-  FakeBroker fake({{Delivery(0, "a"), pr::PubAck{3}}});
-  auto c = ConnectTo(fake);
-  ASSERT_TRUE(c);
-  auto window = c->Fetch();
-  ASSERT_FALSE(window.ok());
-  EXPECT_TRUE(window.status().IsCorruption()) << window.status().ToString();
-  EXPECT_TRUE(c->broken());
+  ExpectFetchBreaks({Delivery(0, "a"), pr::PubAck{3}});
 }
 
 TEST(ClientConsumeWire, ACompressedPayloadIsHandedBackInflated) {
   const std::string text(4096, 'z');
-  auto stored = format::MaybeCompress(AsBytes(text), format::Compression::kLz4);
-  ASSERT_TRUE(stored.has_value());
-  pr::Deliver d = Delivery(0, "");
-  d.flags = format::kFlagCompressed;
-  d.payload = *stored;
-  FakeBroker fake({{d, pr::FlowEnd{1}}});
+  FakeBroker fake({{CompressedDelivery(text), pr::FlowEnd{1}}});
   auto c = ConnectTo(fake);
   ASSERT_TRUE(c);
   auto window = c->Fetch();
@@ -167,20 +172,9 @@ TEST(ClientConsumeWire, ACompressedPayloadIsHandedBackInflated) {
 }
 
 TEST(ClientConsumeWire, ACompressedPayloadThatDoesNotInflateIsCorruption) {
-  const std::string text(4096, 'z');
-  auto stored = format::MaybeCompress(AsBytes(text), format::Compression::kLz4);
-  ASSERT_TRUE(stored.has_value());
-  stored->resize(stored->size() - 3);  // the lz4 block is cut short
-  pr::Deliver d = Delivery(0, "");
-  d.flags = format::kFlagCompressed;
-  d.payload = *stored;
-  FakeBroker fake({{d, pr::FlowEnd{1}}});
-  auto c = ConnectTo(fake);
-  ASSERT_TRUE(c);
-  auto window = c->Fetch();
-  ASSERT_FALSE(window.ok());
-  EXPECT_TRUE(window.status().IsCorruption()) << window.status().ToString();
-  EXPECT_TRUE(c->broken());
+  pr::Deliver d = CompressedDelivery(std::string(4096, 'z'));
+  d.payload.resize(d.payload.size() - 3);  // the lz4 block is cut short
+  ExpectFetchBreaks({d, pr::FlowEnd{1}});
 }
 
 TEST(ClientConsumeWire, TheSettleOpsSendTheirOpAndDelay) {
