@@ -48,6 +48,8 @@ bench: deps
 	@cmake -S . -B $(RELEASE_DIR)-bench $(GEN) -DCMAKE_BUILD_TYPE=Release -DIRONBUS_TESTS=OFF >/dev/null
 	@cmake --build $(RELEASE_DIR)-bench -j $(JOBS)
 	$(RELEASE_DIR)-bench/bench/append_bench
+	$(RELEASE_DIR)-bench/bench/pub_bench
+	$(RELEASE_DIR)-bench/bench/consume_bench
 
 test: unit asan tsan fuzz-smoke
 
