@@ -37,9 +37,9 @@ asan: deps
 
 tsan: deps
 	@cmake -S . -B $(TSAN_DIR) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DIRONBUS_TSAN=ON -DIRONBUS_BENCH=OFF >/dev/null
-	@cmake --build $(TSAN_DIR) -j $(JOBS) --target storage_tests crash_tests
+	@cmake --build $(TSAN_DIR) -j $(JOBS) --target storage_tests crash_tests queue_tests server_tests client_tests
 	cd $(TSAN_DIR) && IRONBUS_SWEEP_SCALE=0.1 TSAN_OPTIONS=halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) --timeout 900 -L "storage|crash"
+	  ctest --output-on-failure -j $(JOBS) --timeout 900 -L "storage|crash|queue|server|client"
 
 fuzz-smoke: deps
 	@scripts/fuzz-smoke.sh $(FUZZ_DIR)
