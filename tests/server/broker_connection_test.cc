@@ -2,6 +2,7 @@
 // connection cap, the idle and slow-reader bounds, a frozen log, and the graceful stop
 // (spec/protocol.md sections 2, 6, 9, 14; spec/cli-config-ops.md section 8).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -118,6 +119,44 @@ TEST(BrokerLimits, ConnectionsPastTheCapAreClosedAtOnce) {
     if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(admitted);
+}
+
+TEST(BrokerLimits, TenThousandIdleConnectionsAreRefusedPastTheCapAndTheAdmittedClientIsStillServed) {
+  // The test process holds every idle socket open, so it needs the file descriptors.
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 30'000);
+  (void)setrlimit(RLIMIT_NOFILE, &limit);
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  const size_t attempts = std::min<size_t>(10'000, limit.rlim_cur > 2'000 ? limit.rlim_cur - 1'000 : 0);
+  ASSERT_GE(attempts, 500u) << "file descriptor limit too low for this test";
+  BrokerOptions o;
+  o.max_connections = 64;
+  BrokerHarness h(o);
+  RawConn worker(h.port());
+  worker.Handshake();
+  std::vector<std::unique_ptr<RawConn>> idle;
+  idle.reserve(attempts);
+  for (size_t i = 0; i < attempts; ++i) idle.push_back(std::make_unique<RawConn>(h.port()));
+  // The admitted client is still served: publish, consume, ack.
+  ASSERT_TRUE(worker.SendFrame(MakePub("through the flood")));
+  EXPECT_EQ(worker.ReadAs<pr::PubAck>().offset, 0u);
+  ASSERT_TRUE(worker.SendFrame(pr::Fetch{true, 8, 0, 0}));
+  const auto deliver = worker.ReadAs<pr::Deliver>();
+  EXPECT_EQ(Str(deliver.payload), "through the flood");
+  EXPECT_EQ(worker.ReadAs<pr::FlowEnd>().count, 1u);
+  ASSERT_TRUE(worker.SendFrame(pr::Ack{pr::kAckOpAck, deliver.offset, deliver.generation, 0}));
+  EXPECT_EQ(worker.ReadAs<pr::AckStatus>().status, 1);
+  // Every attempt was seen by the broker: at most 64 were admitted, the rest closed at once.
+  BrokerStats stats = h.broker().stats();
+  for (int i = 0; i < 1'000 && stats.connections_accepted + stats.connections_refused < attempts + 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stats = h.broker().stats();
+  }
+  EXPECT_EQ(stats.connections_accepted + stats.connections_refused, attempts + 1);
+  EXPECT_LE(stats.connections_open, 64u);
+  EXPECT_GE(stats.connections_refused, attempts + 1 - 64);
+  idle.clear();
 }
 
 TEST(BrokerLimits, AnIdleConnectionIsClosed) {

@@ -138,11 +138,13 @@ TEST(BrokerConsume, AfterMaxDeliverTheWindowCarriesDeadLetterAndNoDelivery) {
   Publish(c, {"poison"});
   ASSERT_TRUE(c.SendFrame(pr::Sub{ToBytes("workers")}));
   (void)c.ReadAs<pr::Ok>();
+  pr::Deliver last;
   for (int attempt = 0; attempt < 2; ++attempt) {
     ASSERT_TRUE(c.SendFrame(NoWait(1)));
     WindowSeen w = ReadWindow(c);
     ASSERT_EQ(w.delivers.size(), 1u) << "attempt " << attempt;
-    EXPECT_EQ(Settle(c, pr::kAckOpNack, w.delivers[0], 0), 1);
+    last = w.delivers[0];
+    EXPECT_EQ(Settle(c, pr::kAckOpNack, last, 0), 1);
   }
   ASSERT_TRUE(c.SendFrame(NoWait(64)));
   WindowSeen w = ReadWindow(c);
@@ -152,6 +154,7 @@ TEST(BrokerConsume, AfterMaxDeliverTheWindowCarriesDeadLetterAndNoDelivery) {
   EXPECT_EQ(w.dead_letters[0].reason, pr::kDeadLetterMaxDeliver);
   EXPECT_EQ(w.end->count, 0u);
   EXPECT_EQ(h.groups().dlq()->record_count(), 1u);
+  EXPECT_EQ(Settle(c, pr::kAckOpAck, last), 0) << "an ack after the move to the DLQ is fenced";
   ASSERT_TRUE(c.SendFrame(NoWait(64)));
   WindowSeen after = ReadWindow(c);
   EXPECT_TRUE(after.dead_letters.empty()) << "reported once";
