@@ -2,6 +2,8 @@
 // (spec/protocol.md sections 2, 5, 6, 7, 9).
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "server/broker_test_util.h"
 
 namespace ironbus::server::testing {
@@ -188,6 +190,38 @@ TEST(BrokerProduce, WithoutWaitingAFullAppendQueueShedsWithAtCapacity) {
   }
   EXPECT_EQ(h.broker().stats().publishes_shed, shed);
   EXPECT_EQ(h.log().next_offset(), next_offset);
+}
+
+TEST(BrokerProduce, AProducerThatDisconnectsWithAppendsInFlightLeavesADensePrefixAndOthersAreServed) {
+  BrokerHarness h;
+  {
+    RawConn gone(h.port());
+    gone.Handshake();
+    Bytes window;
+    for (int i = 0; i < 500; ++i) ASSERT_TRUE(pr::EncodeFrame(pr::Frame(MakePub("inflight")), &window).ok());
+    ASSERT_TRUE(gone.Send(window));
+  }  // closed without reading a single ack
+  RawConn next(h.port());
+  next.Handshake();
+  ASSERT_TRUE(next.SendFrame(MakePub("after")));
+  const uint64_t after = next.ReadAs<pr::PubAck>().offset;
+  EXPECT_LE(after, 500u);
+  // The first connection's frames already received may still be appended around "after";
+  // wait for the log to settle, then it must be dense with exactly one "after" at its offset.
+  uint64_t head = h.log().readable_offset();
+  for (int stable = 0, i = 0; stable < 10 && i < 500; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const uint64_t now = h.log().readable_offset();
+    stable = now == head ? stable + 1 : 0;
+    head = now;
+  }
+  auto batch = h.log().Read(0, 1'000, 64u << 20);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->records.size(), head);
+  for (uint64_t i = 0; i < head; ++i) {
+    EXPECT_EQ(batch->records[i].offset, i);
+    EXPECT_EQ(Str(batch->records[i].record.payload), i == after ? "after" : "inflight");
+  }
 }
 
 pr::Pub DedupPub(const std::string& payload, const std::string& producer, uint64_t epoch, const std::string& msg_id) {
