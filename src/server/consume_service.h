@@ -111,7 +111,7 @@ class ConsumeService {
   int64_t timer_deadline_ns_ = INT64_MAX;  // queue thread only
   std::thread thread_;
   bool started_ = false;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};  // read by Disconnect and NotifyAppended from any thread
   bool stopping_ = false;  // queue thread only: no fetch parks any more
   std::atomic<bool> append_tick_posted_{false};
 
