@@ -119,10 +119,8 @@ std::vector<PublishRequest> TextRecords(const std::string& prefix, int n) {
   return out;
 }
 
-class ConsumeE2E : public ::testing::Test {
+class ConsumeE2E : public E2ETest {
  protected:
-  void SetUp() override { data_ = scratch_.path() + "/data"; }
-
   // Starts a broker on data_ and returns its address ("" after a failed start, with a test
   // failure recorded).
   std::string Start(std::vector<std::string> extra = {}) {
@@ -136,17 +134,6 @@ class ConsumeE2E : public ::testing::Test {
     ASSERT_TRUE(broker_);
     EXPECT_EQ(broker_->Stop(SIGTERM), 0) << broker_->errors();
   }
-  RunResult Run(const std::string& args, const std::string& stdin_path = "") {
-    return RunIronbus(args, scratch_.path(), stdin_path);
-  }
-  std::string WriteFile(const std::string& name, const std::string& content) {
-    const std::string path = scratch_.path() + "/" + name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  io::testing::TempDir scratch_;
-  std::string data_;
   std::unique_ptr<Broker> broker_;
 };
 

@@ -113,6 +113,24 @@ class Broker {
   std::string out_path_;
 };
 
+// A fixture with a scratch directory, a data directory path inside it, and the one-shot
+// runner. Tests derive from it.
+class E2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override { data_ = scratch_.path() + "/data"; }
+  RunResult Run(const std::string& args, const std::string& stdin_path = "") {
+    return RunIronbus(args, scratch_.path(), stdin_path);
+  }
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = scratch_.path() + "/" + name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  io::testing::TempDir scratch_;
+  std::string data_;
+};
+
 // Offsets `dump --json` shows for a stopped broker's directory, in order.
 inline std::vector<uint64_t> DumpedOffsets(const std::string& data_dir, const std::string& scratch) {
   RunResult r = RunIronbus("dump --json --data-dir " + data_dir, scratch);

@@ -14,21 +14,7 @@
 namespace ironbus::e2e {
 namespace {
 
-class ProduceE2E : public ::testing::Test {
- protected:
-  void SetUp() override { data_ = scratch_.path() + "/data"; }
-  RunResult Run(const std::string& args, const std::string& stdin_path = "") {
-    return RunIronbus(args, scratch_.path(), stdin_path);
-  }
-  std::string WriteFile(const std::string& name, const std::string& content) {
-    const std::string path = scratch_.path() + "/" + name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  io::testing::TempDir scratch_;
-  std::string data_;
-};
+using ProduceE2E = E2ETest;
 
 TEST_F(ProduceE2E, PubPrintsDurableOffsetsThatDumpShowsAfterTheBrokerStopped) {
   Broker broker(data_, scratch_.path());
