@@ -251,6 +251,26 @@ BrokerStats Broker::stats() const {
   return out;
 }
 
+std::vector<std::pair<std::string, queue::GroupStats>> Broker::GroupStatsSnapshot(
+    std::chrono::milliseconds timeout) const {
+  using Snapshot = std::vector<std::pair<std::string, queue::GroupStats>>;
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Snapshot> value;
+  };
+  if (!impl_->shared->consume) return {};
+  auto waiter = std::make_shared<Waiter>();
+  impl_->shared->consume->SnapshotGroupStats([waiter](Snapshot snapshot) {
+    std::lock_guard<std::mutex> lock(waiter->mu);
+    waiter->value = std::move(snapshot);
+    waiter->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(waiter->mu);
+  waiter->cv.wait_for(lock, timeout, [&] { return waiter->value.has_value(); });
+  return waiter->value ? std::move(*waiter->value) : Snapshot{};
+}
+
 void Broker::NotifyAppended() {
   if (impl_->shared->consume) impl_->shared->consume->NotifyAppended();
 }

@@ -53,6 +53,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
 #include "protocol/wire_format.h"
@@ -129,6 +131,10 @@ class Broker {
   // Graceful stop (above). Idempotent.
   void Stop();
   BrokerStats stats() const;
+  // Every consumer group's stats (default group ""), read on the queue thread; waits at most
+  // `timeout` for it and returns nothing when it did not answer (or the broker is stopped).
+  // For the metrics scrape; never call it from an io thread.
+  std::vector<std::pair<std::string, queue::GroupStats>> GroupStatsSnapshot(std::chrono::milliseconds timeout) const;
   // The readable head may have moved: wakes long-polling consumers. Any thread; cheap.
   void NotifyAppended();
 

@@ -156,6 +156,17 @@ void ConsumeService::CumulativeAck(std::string group, uint64_t up_to, StatusHand
   });
 }
 
+void ConsumeService::SnapshotGroupStats(GroupStatsHandler done) {
+  if (stopped_) return;
+  Run([this, done = std::move(done)] {
+    std::vector<std::pair<std::string, queue::GroupStats>> out;
+    for (std::string& name : groups_->names()) {
+      if (const queue::Group* g = groups_->Find(name)) out.emplace_back(std::move(name), g->stats());
+    }
+    done(std::move(out));
+  });
+}
+
 void ConsumeService::Disconnect(uint64_t member) {
   if (stopped_) return;
   Run([this, member] {

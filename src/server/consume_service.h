@@ -33,6 +33,8 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -81,6 +83,10 @@ class ConsumeService {
   void NotifyAppended();
 
   ConsumeStats stats() const;
+  // Every group's name and stats (the default group is ""), read on the queue thread, where
+  // `done` runs. Never called when the service is stopped (the caller's wait times out).
+  using GroupStatsHandler = std::function<void(std::vector<std::pair<std::string, queue::GroupStats>>)>;
+  void SnapshotGroupStats(GroupStatsHandler done);
 
  private:
   struct MemberState {

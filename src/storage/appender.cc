@@ -145,11 +145,21 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
 
   uint64_t appended = 0;
   uint64_t refused = 0;
-  for (const Result<uint64_t>& r : results) (r.ok() ? appended : refused) += 1;
+  uint64_t appended_bytes = 0;
+  for (size_t j = 0; j < results.size(); ++j) {
+    if (!results[j].ok()) {
+      refused += 1;
+      continue;
+    }
+    appended += 1;
+    const AppendRequest& req = (*batch)[j].request;
+    appended_bytes += req.key.size() + req.headers.size() + req.payload.size();
+  }
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (appended_any) stats_.batches += 1;
     stats_.records += appended;
+    stats_.record_bytes += appended_bytes;
     stats_.refused += refused;
     stats_.syncs += synced ? 1 : 0;
     stats_.max_batch = std::max<uint64_t>(stats_.max_batch, batch->size());

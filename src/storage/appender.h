@@ -82,6 +82,7 @@ struct AppenderStats {
   uint64_t syncs = 0;         // fdatasyncs the appender asked for
   uint64_t refused = 0;       // requests completed with an error
   uint64_t max_batch = 0;     // largest batch seen
+  uint64_t record_bytes = 0;  // key + headers + payload bytes of the records appended (as given)
 };
 
 class Appender {

@@ -1,0 +1,271 @@
+// One coroutine per connection on the health thread: read the request head under a deadline,
+// answer, close. A shared Conn holds the socket and the deadline timer, so a timer that fires
+// while the coroutine is finishing never touches a freed socket.
+#include "server/health_server.h"
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <atomic>
+#include <exception>
+#include <thread>
+
+namespace ironbus::server {
+namespace {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kTextType = "text/plain; charset=utf-8";
+constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+
+struct Conn {
+  explicit Conn(tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
+  tcp::socket socket;
+  asio::steady_timer deadline;
+  bool timed_out = false;
+
+  // Arms the deadline: when it passes, the socket closes and the pending read or write fails.
+  static void Arm(const std::shared_ptr<Conn>& conn, std::chrono::milliseconds timeout) {
+    conn->deadline.expires_after(timeout);
+    conn->deadline.async_wait([weak = std::weak_ptr<Conn>(conn)](const asio::error_code& ec) {
+      if (ec) return;  // re-armed or cancelled
+      if (auto c = weak.lock()) {
+        c->timed_out = true;
+        asio::error_code ignored;
+        c->socket.close(ignored);
+      }
+    });
+  }
+};
+
+struct Response {
+  int status = 200;
+  std::string_view content_type = kTextType;
+  std::string body;
+};
+
+std::string_view Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+std::string Serialize(const Response& r) {
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(Reason(r.status)) + "\r\n";
+  out += "Content-Type: " + std::string(r.content_type) + "\r\n";
+  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  if (r.status == 405) out += "Allow: GET\r\n";
+  out += "Connection: close\r\n\r\n";
+  out += r.body;
+  return out;
+}
+
+// The end of the request head ("\r\n\r\n", or bare "\n\n"), or npos.
+size_t HeadEnd(std::string_view data) {
+  const size_t crlf = data.find("\r\n\r\n");
+  const size_t lf = data.find("\n\n");
+  return std::min(crlf, lf);
+}
+
+}  // namespace
+
+struct HealthServer::Impl {
+  HealthOptions options;
+  HealthSources sources;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+  std::string address;
+  uint16_t port = 0;
+  bool stopped = false;
+
+  size_t open = 0;  // health thread only
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> timed_out{0};
+  std::atomic<uint64_t> oversized{0};
+
+  Response Route(std::string_view head) {
+    const size_t eol = head.find_first_of("\r\n");
+    const std::string_view line = head.substr(0, eol);
+    // "METHOD SP target SP HTTP/x.y"; anything else is 405 (spec 3.6), never a crash.
+    const size_t sp1 = line.find(' ');
+    const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos ||
+        line.substr(sp2 + 1).substr(0, 5) != "HTTP/") {
+      return {405, kTextType, "malformed request line\n"};
+    }
+    const std::string_view method = line.substr(0, sp1);
+    std::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    if (method != "GET") return {405, kTextType, "only GET is supported\n"};
+    path = path.substr(0, path.find('?'));
+    if (path == "/livez" || path == "/healthz") return {200, kTextType, "ok\n"};
+    if (path == "/readyz" || path == "/metrics") {
+      MetricsSnapshot snapshot;
+      try {
+        snapshot = sources.snapshot();
+      } catch (const std::exception& e) {
+        return {500, kTextType, std::string("snapshot failed: ") + e.what() + "\n"};
+      }
+      if (path == "/metrics") return {200, kMetricsType, RenderPrometheus(snapshot)};
+      const Readiness r = CheckReadiness(snapshot);
+      return {r.ready ? 200 : 503, kTextType, r.reason + "\n"};
+    }
+    return {404, kTextType, "not found\n"};
+  }
+
+  asio::awaitable<void> Serve(std::shared_ptr<Conn> conn) {
+    std::string head;
+    std::array<char, 2048> chunk;
+    Conn::Arm(conn, options.read_timeout);
+    Response response;
+    bool have_response = false;
+    while (!have_response) {
+      auto [ec, n] = co_await conn->socket.async_read_some(asio::buffer(chunk), as_tuple(use_awaitable));
+      if (ec) {
+        if (conn->timed_out) timed_out++;
+        co_return;  // closed by the peer, or cut by the deadline
+      }
+      head.append(chunk.data(), n);
+      const size_t end = HeadEnd(head);
+      if (end != std::string::npos && end <= options.max_request_bytes) {
+        response = Route(std::string_view(head).substr(0, end));
+        have_response = true;
+      } else if (head.size() > options.max_request_bytes) {
+        oversized++;
+        response = {431, kTextType, "request head over " + std::to_string(options.max_request_bytes) + " bytes\n"};
+        have_response = true;
+      }
+    }
+    requests++;
+    const std::string bytes = Serialize(response);
+    Conn::Arm(conn, options.write_timeout);
+    auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(bytes), as_tuple(use_awaitable));
+    (void)n;
+    if (ec && conn->timed_out) timed_out++;
+    conn->deadline.cancel();
+    asio::error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.close(ignored);
+  }
+
+  asio::awaitable<void> ServeGuarded(std::shared_ptr<Conn> conn) {
+    try {
+      co_await Serve(conn);
+    } catch (...) {
+      // An allocation failure or an unexpected asio throw ends this connection only.
+    }
+    asio::error_code ignored;
+    conn->socket.close(ignored);
+    open--;
+  }
+
+  asio::awaitable<void> AcceptLoop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(as_tuple(use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        continue;  // EMFILE and friends: try the next one
+      }
+      if (open >= options.max_connections) {
+        refused++;
+        asio::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      open++;
+      asio::co_spawn(io, ServeGuarded(std::make_shared<Conn>(std::move(socket))), asio::detached);
+    }
+  }
+};
+
+Result<std::unique_ptr<HealthServer>> HealthServer::Start(HealthOptions options, HealthSources sources) {
+  if (!sources.snapshot) return Status::InvalidArgument("health server needs a snapshot callback");
+  if (options.max_connections == 0 || options.max_request_bytes < 64) {
+    return Status::InvalidArgument("health server: max_connections must be > 0 and max_request_bytes >= 64");
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->options = std::move(options);
+  impl->sources = std::move(sources);
+  const HealthOptions& o = impl->options;
+  const std::string where = o.host + ":" + std::to_string(o.port);
+
+  asio::error_code ec;
+  tcp::resolver resolver(impl->io);
+  auto results = resolver.resolve(o.host, std::to_string(o.port), ec);
+  if (ec || results.empty()) return Status::InvalidArgument("health address " + where + " resolves to nothing");
+  for (const auto& entry : results) {
+    if (!entry.endpoint().address().is_loopback() && !o.allow_public) {
+      return Status::InvalidArgument("health address " + where + " is not loopback (" +
+                                     entry.endpoint().address().to_string() +
+                                     "); the health listener is unauthenticated: pass --health-allow-public to bind it");
+    }
+  }
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IOError("health listener on " + where + ": " + ec.message());
+  const tcp::endpoint bound = impl->acceptor.local_endpoint(ec);
+  impl->port = bound.port();
+  impl->address = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string()) +
+                  ":" + std::to_string(impl->port);
+
+  Impl* raw = impl.get();
+  asio::co_spawn(raw->io, [raw] { return raw->AcceptLoop(); }, asio::detached);
+  raw->thread = std::thread([raw] {
+    for (;;) {
+      try {
+        raw->io.run();
+        return;
+      } catch (...) {
+        // A handler escaped its guard: keep serving; the connection it belonged to is gone.
+      }
+    }
+  });
+  return std::unique_ptr<HealthServer>(new HealthServer(std::move(impl)));
+}
+
+HealthServer::~HealthServer() { Stop(); }
+
+uint16_t HealthServer::port() const { return impl_->port; }
+std::string HealthServer::address() const { return impl_->address; }
+
+HealthStats HealthServer::stats() const {
+  HealthStats s;
+  s.requests = impl_->requests;
+  s.refused = impl_->refused;
+  s.timed_out = impl_->timed_out;
+  s.oversized = impl_->oversized;
+  return s;
+}
+
+void HealthServer::Stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  Impl* raw = impl_.get();
+  asio::post(raw->io, [raw] {
+    asio::error_code ignored;
+    raw->acceptor.close(ignored);
+  });
+  raw->io.stop();
+  if (raw->thread.joinable()) raw->thread.join();
+  // Suspended connection coroutines (and their sockets) are destroyed with the io_context.
+}
+
+}  // namespace ironbus::server
