@@ -99,8 +99,11 @@ class Broker {
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
+    term_signal_ = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  // The signal that ended the process at the last Stop (0 when it exited by itself).
+  int term_signal() const { return term_signal_; }
   std::string output() const { return Slurp(out_path_); }
   std::string errors() const { return Slurp(out_path_ + ".err"); }
 
@@ -110,6 +113,7 @@ class Broker {
     return n;
   }
   pid_t pid_ = -1;
+  int term_signal_ = 0;
   std::string out_path_;
 };
 

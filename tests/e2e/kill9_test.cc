@@ -385,6 +385,7 @@ TEST(Kill9, AcknowledgedWorkSurvivesSigkillUnderLoad) {
                             << broker->errors();
     ASSERT_EQ(exit_code, -1) << where << "the broker exited by itself instead of dying by SIGKILL\n"
                              << broker->errors();
+    ASSERT_EQ(broker->term_signal(), SIGKILL) << where << broker->errors();
     ASSERT_EQ(broker->errors().find("ironbus stopped"), std::string::npos) << where << broker->errors();
 
     for (int p = 0; p < kProducers; ++p) {
