@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   help->callback([&app] { std::cout << app.help(); });
 
   RegisterServe(app, &exit_code);
+  RegisterConfigCheck(app, &exit_code);
   RegisterPub(app, &exit_code);
   RegisterSub(app, &exit_code);
   RegisterCumulativeAck(app, &exit_code);

@@ -13,6 +13,7 @@ namespace ironbus::cli {
 
 // `*exit_code` receives the verb's result when its callback runs.
 void RegisterServe(CLI::App& app, int* exit_code);
+void RegisterConfigCheck(CLI::App& app, int* exit_code);  // config_check.cc
 void RegisterPeekAndDump(CLI::App& app, int* exit_code);
 void RegisterScrubVerifyRepair(CLI::App& app, int* exit_code);
 void RegisterPub(CLI::App& app, int* exit_code);
