@@ -1,0 +1,156 @@
+// Spec 5.3: the TOML file layer: units, types, unknown keys with did-you-mean and line numbers,
+// reserved sections, missing and broken files.
+#include <gtest/gtest.h>
+
+#include "config_test_util.h"
+
+namespace ironbus::config {
+namespace {
+
+using testing::ConfigTest;
+
+TEST_F(ConfigTest, SpecExampleFileValidates) {
+  const Loaded l = LoadWith(R"(profile = "edge-tiny"
+
+[storage]
+data_dir = "/var/lib/ironbus"
+max_total_bytes = "256MiB"
+
+[retention]
+max_retained_bytes = "128MiB"
+
+[delivery]
+visibility_timeout_ms = "30s"
+backoff_ms = [100, 500, 2000, 10000, 30000]
+
+[network]
+listen = "127.0.0.1:7777"
+health_addr = "127.0.0.1:9090"
+enable_admin = true
+)");
+  ASSERT_TRUE(l.ok()) << Joined(l.errors);
+  EXPECT_EQ(l.config.max_total_bytes, 256u << 20);
+  EXPECT_EQ(l.config.max_retained_bytes, 128u << 20);
+  EXPECT_EQ(l.config.visibility_timeout_ms, 30000u);
+  EXPECT_EQ(l.config.data_dir, "/var/lib/ironbus");
+  EXPECT_TRUE(l.config.enable_admin);
+}
+
+TEST_F(ConfigTest, SizeAndDurationUnits) {
+  const Loaded l = LoadWith(
+      "[storage]\nsegment_size = \"1GiB\"\n[retention]\nmax_age_ms = \"2d\"\nmax_retained_bytes = \"3KiB\"\n"
+      "[durability]\nflush_interval_ms = \"2m\"\nflush_max_bytes = \"7B\"\n[delivery]\ndedup_window_ms = \"1h\"\n");
+  ASSERT_TRUE(l.ok()) << Joined(l.errors);
+  EXPECT_EQ(l.config.max_segment_bytes, 1u << 30);
+  EXPECT_EQ(l.config.max_age_ms, 2u * 86400000);
+  EXPECT_EQ(l.config.max_retained_bytes, 3072u);
+  EXPECT_EQ(l.config.flush_interval_ms, 120000u);
+  EXPECT_EQ(l.config.flush_max_bytes, 7u);
+  EXPECT_EQ(l.config.dedup_window_ms, 3600000u);
+}
+
+TEST_F(ConfigTest, SiUnitsFractionsAndOverflowAreRefused) {
+  for (const char* bad : {"\"64MB\"", "\"1.5GiB\"", "\"MiB\"", "\"99999999999TiB\"", "\"64 MiB\""}) {
+    const Loaded l = LoadWith(std::string("\n[storage]\nsegment_size = ") + bad + "\n");
+    ASSERT_FALSE(l.ok()) << bad;
+    EXPECT_NE(l.errors[0].find("ironbus.toml:3:"), std::string::npos) << l.errors[0];
+    EXPECT_NE(l.errors[0].find("config key `storage.segment_size`"), std::string::npos) << l.errors[0];
+    EXPECT_NE(l.errors[0].find("hint:"), std::string::npos) << l.errors[0];
+  }
+}
+
+TEST_F(ConfigTest, WrongTypeNamesKeyLineAndExpectation) {
+  Loaded l = LoadWith("[delivery]\n\nmax_deliver = \"5\"\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("ironbus.toml:3:15: config key `delivery.max_deliver`: expected a non-negative integer"),
+            std::string::npos)
+      << l.errors[0];
+  l = LoadWith("[network]\nenable_admin = \"yes\"\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("expected a boolean"), std::string::npos) << l.errors[0];
+  l = LoadWith("[delivery]\nbackoff_ms = \"100,200\"\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("integer array"), std::string::npos) << l.errors[0];
+  l = LoadWith("[durability]\nlevel = \"fast\"\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("must be one of sync|interval|async|none"), std::string::npos) << l.errors[0];
+}
+
+TEST_F(ConfigTest, NegativeSizeIsRefused) {
+  const Loaded l = LoadWith("[retention]\nmax_retained_bytes = -1\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("ironbus.toml:2:"), std::string::npos) << l.errors[0];
+  EXPECT_NE(l.errors[0].find("must not be negative"), std::string::npos) << l.errors[0];
+}
+
+TEST_F(ConfigTest, UnknownKeysAreAllReportedWithDidYouMean) {
+  const Loaded l = LoadWith("[delivery]\nmax_delivr = 3\n[storage]\nsegment_sise = 4096\n[bogus]\nx = 1\n");
+  ASSERT_EQ(l.errors.size(), 3u) << Joined(l.errors);
+  const std::string all = Joined(l.errors);
+  EXPECT_NE(all.find("ironbus.toml:2:14: unknown config key `delivery.max_delivr` (hint: did you mean "
+                     "`delivery.max_deliver`?)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("ironbus.toml:4:"), std::string::npos) << all;
+  EXPECT_NE(all.find("`storage.segment_size`"), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown config key `bogus`"), std::string::npos) << all;
+}
+
+TEST_F(ConfigTest, MisplacedKeySuggestsItsSection) {
+  const Loaded l = LoadWith("max_deliver = 3\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("did you mean `delivery.max_deliver`"), std::string::npos) << l.errors[0];
+}
+
+TEST_F(ConfigTest, AllowUnknownConfigDowngradesToWarnings) {
+  Inputs in;
+  in.config_path = WriteFile("[delivery]\nmax_delivr = 3\nmax_deliver = 4\n");
+  in.allow_unknown_config = true;
+  const Loaded l = Load(in);
+  ASSERT_TRUE(l.ok()) << Joined(l.errors);
+  EXPECT_EQ(l.config.max_deliver, 4u);
+  EXPECT_EQ(l.warnings[0].rfind("ignoring ", 0), 0u) << Joined(l.warnings);
+  EXPECT_NE(l.warnings[0].find("ironbus.toml:2:14: unknown config key `delivery.max_delivr`"), std::string::npos);
+  EXPECT_NE(Joined(l.warnings).find("(--allow-unknown-config)"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ReservedSectionsWarnOncePerSection) {
+  const Loaded l = LoadWith("[observability]\na = 1\nb = 2\n[auth]\nc = 3\n[compression]\n");
+  ASSERT_TRUE(l.ok()) << Joined(l.errors);
+  ASSERT_EQ(l.warnings.size(), 2u) << Joined(l.warnings);  // the empty [compression] says nothing
+  EXPECT_NE(Joined(l.warnings).find("ironbus.toml:1:1: section [observability] is reserved"), std::string::npos)
+      << Joined(l.warnings);
+}
+
+TEST_F(ConfigTest, FlagOnlyKnobsHaveNoFileKey) {
+  // Consents and the backend stay on the command line (spec 5.1).
+  for (const char* key : {"storage", "ephemeral_loss_ack", "commit_gather_us", "compression"}) {
+    const Loaded l = LoadWith(std::string("[storage]\n") + key + " = 1\n");
+    EXPECT_FALSE(l.ok()) << key;
+  }
+}
+
+TEST_F(ConfigTest, BrokenTomlNamesLineAndColumn) {
+  const Loaded l = LoadWith("[storage]\nsegment_size = 4096\nmax_total_bytes = = 1\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("ironbus.toml:3:"), std::string::npos) << l.errors[0];
+  EXPECT_NE(l.errors[0].find("not valid TOML"), std::string::npos) << l.errors[0];
+}
+
+TEST_F(ConfigTest, MissingFileIsAnErrorNamingThePath) {
+  Inputs in;
+  in.config_path = dir_.path() + "/nope.toml";
+  const Loaded l = Load(in);
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find(in.config_path), std::string::npos);
+  EXPECT_NE(l.errors[0].find("cannot read"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ProfileKeyMustBeAString) {
+  const Loaded l = LoadWith("profile = 3\n");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.errors[0].find("ironbus.toml:1:"), std::string::npos) << l.errors[0];
+}
+
+}  // namespace
+}  // namespace ironbus::config
