@@ -1,0 +1,212 @@
+// `config check` and the config side of `serve` through the real binary: the effective config,
+// file errors with line numbers, the RAM guard refusing before any work, and SIGHUP reload
+// (changes reported, cold keys refused, a broken file keeps the running config).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/cli_test_util.h"
+
+namespace ironbus::cli::testing {
+namespace {
+
+// A `serve` with arbitrary arguments, signalled by the test (SIGHUP) and stopped with SIGTERM.
+class Serve {
+ public:
+  Serve(const std::string& scratch, std::vector<std::string> extra) : out_(scratch + "/serve.out") {
+    pid_ = fork();
+    if (pid_ == 0) {
+      if (!std::freopen(out_.c_str(), "w", stdout)) _exit(127);
+      if (!std::freopen((out_ + ".err").c_str(), "w", stderr)) _exit(127);
+      std::vector<std::string> args = {IRONBUS_BINARY, "serve", "--addr", "127.0.0.1:0"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(IRONBUS_BINARY, argv.data());
+      _exit(127);
+    }
+  }
+  ~Serve() {
+    if (pid_ > 0) (void)Stop(SIGKILL);
+  }
+  // Waits until `needle` is in stdout (where) or stderr; false if the process died or 10 s passed.
+  bool WaitFor(const std::string& needle, bool in_stderr = false) {
+    for (int i = 0; i < 400; ++i) {
+      if ((in_stderr ? err() : out()).find(needle) != std::string::npos) return true;
+      int status = 0;
+      if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return (in_stderr ? err() : out()).find(needle) != std::string::npos;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+  int Stop(int sig = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string out() const { return Slurp(out_); }
+  std::string err() const { return Slurp(out_ + ".err"); }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_;
+};
+
+class ConfigVerbs : public ::testing::Test {
+ protected:
+  RunResult Run(const std::string& args) { return RunIronbus(args, scratch_.path()); }
+  std::string Write(const std::string& text, const std::string& name = "ironbus.toml") {
+    const std::string path = scratch_.path() + "/" + name;
+    std::ofstream(path, std::ios::trunc) << text;
+    return path;
+  }
+  io::testing::TempDir scratch_;
+};
+
+TEST_F(ConfigVerbs, CheckWithNoFilePrintsTheDefaults) {
+  const RunResult r = Run("config check");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("config ok: no config file, profile balanced"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("backpressure.max_connections = 256  # profile balanced"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("delivery.backoff_ms = 100,500,2000,10000,30000  # default"), std::string::npos) << r.out;
+}
+
+TEST_F(ConfigVerbs, CheckJsonShowsTheFileLayerAndItsSources) {
+  const std::string path = Write("profile = \"edge-tiny\"\n[delivery]\nvisibility_timeout_ms = \"45s\"\n");
+  const RunResult r = Run("config check --json --config " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["schema"], "ironbus.cli.config-check.v1");
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["config"]["profile"], "edge-tiny");
+  EXPECT_EQ(j["config"]["visibility_timeout_ms"], 45000);
+  EXPECT_EQ(j["config"]["max_connections"], 32);
+  EXPECT_EQ(j["ram"]["worst_case_bytes"], 15 << 20);
+  EXPECT_EQ(j["ram"]["ceiling_bytes"], 64 << 20);
+  EXPECT_EQ(j["sources"]["visibility_timeout_ms"].get<std::string>().find("file " + path + ":3:"), 0u);
+}
+
+TEST_F(ConfigVerbs, CheckRefusesABadFileWithLineAndHint) {
+  const std::string path = Write("[delivery]\nmax_delivr = 3\n[storage]\nsegment_size = \"64MB\"\n");
+  const RunResult r = Run("config check --config " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("error: " + path + ":2:14: unknown config key `delivery.max_delivr` (hint: did you mean "
+                       "`delivery.max_deliver`?)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(path + ":4:16: config key `storage.segment_size`: bad size \"64MB\""), std::string::npos)
+      << r.err;
+  const RunResult missing = Run("config check --config " + scratch_.path() + "/absent.toml");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("absent.toml: cannot read it"), std::string::npos) << missing.err;
+}
+
+TEST_F(ConfigVerbs, CheckReadsTheEnvironmentLikeServe) {
+  setenv("IRONBUS_MAX_CONNECTIONS", "1024", 1);
+  const RunResult r = Run("config check --profile edge-tiny");
+  unsetenv("IRONBUS_MAX_CONNECTIONS");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("RAM guard"), std::string::npos) << r.err;
+}
+
+TEST_F(ConfigVerbs, ServeEdgeTinyWithMaxConnections1024RefusesBeforeAnyWork) {
+  const std::string dir = scratch_.path() + "/data";
+  const RunResult r = Run("serve --data-dir " + dir + " --addr 127.0.0.1:0 --profile edge-tiny --max-connections 1024");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");  // no listening line: no port was opened
+  EXPECT_NE(r.err.find("RAM guard"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--max-connections (1024)"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir));  // refused before the data dir was touched
+}
+
+TEST_F(ConfigVerbs, ServeEdgeTinyDefaultStartsAndPrintsItsConfig) {
+  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--profile", "edge-tiny", "--max-deliver=3"});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.out() << serve.err();
+  const std::string out = serve.out();
+  EXPECT_NE(out.find("materialized-config profile=edge-tiny profile_schema_version=1 "), std::string::npos) << out;
+  for (const char* kv : {" max_connections=32 ", " max_segment_bytes=8388608 ", " ram_ceiling_bytes=67108864 ",
+                         " max_deliver=3 ", " power_loss_safe=true ", " storage=disk"}) {
+    EXPECT_NE(out.find(kv), std::string::npos) << kv << "\n" << out;
+  }
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
+}
+
+TEST_F(ConfigVerbs, ServeRefusesABadConfigFile) {
+  const std::string path = Write("[backpressure]\nmax_connections = -5\n");
+  const RunResult r = Run("serve --data-dir " + scratch_.path() + "/data --addr 127.0.0.1:0 --config " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(path + ":2:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("must not be negative"), std::string::npos) << r.err;
+}
+
+TEST_F(ConfigVerbs, FlagsBeatTheFile) {
+  const std::string path = Write("[delivery]\nmax_deliver = 7\ncheckpoint_interval = 10\n");
+  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path, "--max-deliver", "2"});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.err();
+  EXPECT_NE(serve.out().find(" max_deliver=2 "), std::string::npos) << serve.out();
+  EXPECT_NE(serve.out().find(" checkpoint_interval=10 "), std::string::npos) << serve.out();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0);
+}
+
+TEST_F(ConfigVerbs, SighupReportsChangesRefusesColdKeysAndSurvivesABrokenFile) {
+  const std::string path = Write("[retention]\nmax_retained_bytes = \"128MiB\"\n[delivery]\nmax_deliver = 5\n");
+  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.err();
+  EXPECT_NE(serve.out().find(" max_retained_bytes=134217728 "), std::string::npos);
+
+  serve.Signal(SIGHUP);
+  ASSERT_TRUE(serve.WaitFor("re-read; nothing changed", true)) << serve.err();
+
+  Write("[retention]\nmax_retained_bytes = \"64MiB\"\n[delivery]\nmax_deliver = 6\n");
+  serve.Signal(SIGHUP);
+  ASSERT_TRUE(serve.WaitFor("delivery.max_deliver changed from 5 to 6: changed in file, takes effect after restart",
+                            true))
+      << serve.err();
+  EXPECT_NE(serve.err().find("retention.max_retained_bytes changed from 134217728 to 67108864: not applied"),
+            std::string::npos)
+      << serve.err();
+
+  Write("[retention]\nmax_retained_bytes = [\n");
+  serve.Signal(SIGHUP);
+  ASSERT_TRUE(serve.WaitFor("rejected; keeping the running config", true)) << serve.err();
+
+  Write("[retention]\nmax_retained_bytes = \"128MiB\"\n[storage]\nsegment_size = \"8MiB\"\n");
+  serve.Signal(SIGHUP);
+  ASSERT_TRUE(serve.WaitFor("cold-key storage.segment_size changed from 67108864 to 8388608; restart required", true))
+      << serve.err();
+  ASSERT_TRUE(serve.WaitFor("reload rejected; the running config is unchanged", true)) << serve.err();
+  EXPECT_TRUE(serve.alive());
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
+}
+
+TEST_F(ConfigVerbs, SighupWithoutAConfigFileHasNothingToReload) {
+  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data"});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.err();
+  serve.Signal(SIGHUP);
+  ASSERT_TRUE(serve.WaitFor("nothing to reload", true)) << serve.err();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace ironbus::cli::testing
