@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   RegisterCumulativeAck(app, &exit_code);
   RegisterPeekAndDump(app, &exit_code);
   RegisterScrubVerifyRepair(app, &exit_code);
+  RegisterBench(app, &exit_code);
 
   try {
     app.parse(argc, argv);

@@ -19,6 +19,7 @@ void RegisterScrubVerifyRepair(CLI::App& app, int* exit_code);
 void RegisterPub(CLI::App& app, int* exit_code);
 void RegisterSub(CLI::App& app, int* exit_code);
 void RegisterCumulativeAck(CLI::App& app, int* exit_code);
+void RegisterBench(CLI::App& app, int* exit_code);  // bench.cc
 
 // How an online verb (sub, cumulative-ack) reports a failed client call (spec 1.3):
 // Unavailable -> 5, InvalidArgument (a malformed --addr) -> 1, anything else -> 70; a broker

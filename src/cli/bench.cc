@@ -1,0 +1,465 @@
+// `ironbus bench` (spec/cli-config-ops.md 10.3; issue 4 item 4): a load generator against a
+// running broker, through the client library.
+//
+//   ironbus bench (--count N | --duration S) --addr HOST:PORT --i-understand-this-is-live
+//                 [--mode publish|subscribe|round-trip] [--size B] [--producers P]
+//                 [--consumers C] [--pubwindow W] [--rate R] [--payload-shape realistic|random]
+//                 [--fetch-batch N] [--group G] [--json]
+//
+// Producers (one Client and thread each) send pipelined batches of up to --pubwindow Pubs and
+// wait for the batch's acks; a record's publish latency runs from its intended send time to the
+// arrival of its batch's acks. Without --rate the loop is closed (the intended time is when the
+// batch is sent); with --rate (msg/s over all producers) the intended time of record i is
+// start + i/rate, and a producer that falls behind sends at once, so queueing delay is counted
+// (no coordinated omission). Consumers (one Client each) subscribe to --group (default a fresh
+// `ironbus-bench-<random>`), long-poll Fetch windows and ack them with AckAll. In round-trip
+// mode each payload starts with a 16-byte token (send time on the steady clock, sequence) and
+// each record carries the run's key, so the end-to-end latency is measured and records of other
+// runs are acked and ignored.
+//
+// A progress line goes to stderr every second; the summary goes to stdout (text, or one
+// ironbus.cli.bench.v1 object with --json). Latencies come from base/histogram.h (within 0.39 %).
+//
+// Not built yet: spawning a private broker on a temp data dir when --addr is absent (it is a
+// usage error for now), --storage, --no-fsync, --stream, --fire-and-forget, the reproduce line.
+//
+// Exit: 0; 1 usage; 5 the broker cannot be reached or dropped the connection; 70 the broker
+// refused publishes or a consumer call failed.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/histogram.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "cli/verbs.h"
+#include "client/client.h"
+
+namespace ironbus::cli {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+constexpr size_t kTokenBytes = 16;  // send time (ns, steady clock) + sequence, little-endian
+
+struct BenchFlags {
+  std::string addr;
+  bool live = false;
+  std::string mode = "round-trip";
+  uint64_t count = 0;
+  double duration_s = 0;
+  double rate = 0;
+  uint64_t size = 256;
+  std::string shape = "realistic";
+  uint32_t producers = 1;
+  uint32_t consumers = 1;
+  uint32_t pubwindow = 1;
+  uint32_t fetch_batch = 256;
+  std::string group;
+  bool json = false;
+};
+
+enum class Mode { kPublish, kSubscribe, kRoundTrip };
+
+struct Shared {
+  Mode mode = Mode::kRoundTrip;
+  const BenchFlags* flags = nullptr;
+  Bytes run_key;
+  Steady::time_point start;
+  Steady::time_point deadline = Steady::time_point::max();  // --duration
+  std::atomic<uint64_t> next_seq{0};  // records claimed by producers (count mode)
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> publish_errors{0};
+  std::atomic<uint64_t> consumed{0};
+  std::atomic<uint64_t> consumed_bytes{0};
+  std::atomic<bool> producers_done{false};
+  std::atomic<bool> stop{false};
+  std::mutex mu;  // guards the merged histograms and the first error
+  Histogram publish_latency;
+  Histogram e2e_latency;
+  Status first_error;
+  std::string first_error_code;
+
+  void Fail(const Status& s, std::string code = "") {
+    std::lock_guard<std::mutex> lock(mu);
+    if (first_error.ok()) {
+      first_error = s;
+      first_error_code = std::move(code);
+    }
+  }
+};
+
+bool ParseMode(const std::string& s, Mode* out) {
+  if (s == "publish" || s == "pub") {
+    *out = Mode::kPublish;
+  } else if (s == "subscribe" || s == "sub" || s == "consume") {
+    *out = Mode::kSubscribe;
+  } else if (s == "round-trip" || s == "roundtrip" || s == "rt" || s == "both") {
+    *out = Mode::kRoundTrip;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string_view ModeName(Mode m) {
+  return m == Mode::kPublish ? "publish" : m == Mode::kSubscribe ? "subscribe" : "round-trip";
+}
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now().time_since_epoch()).count());
+}
+
+Bytes MakePayload(const BenchFlags& f, std::mt19937_64& rng) {
+  Bytes p(std::max<uint64_t>(f.size, kTokenBytes));
+  if (f.shape == "random" || f.shape == "noise") {
+    for (auto& b : p) b = static_cast<uint8_t>(rng());
+  } else {
+    // Telemetry-like text: compressible, not constant.
+    static constexpr char kText[] = "{\"sensor\":\"temp-0042\",\"value\":21.5,\"unit\":\"C\",\"ok\":true} ";
+    for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<uint8_t>(kText[i % (sizeof(kText) - 1)]);
+  }
+  return p;
+}
+
+// Claims the next record to send, or false when the run is over.
+bool Claim(Shared& sh, uint64_t* seq) {
+  if (sh.stop) return false;
+  if (sh.flags->count > 0) {
+    *seq = sh.next_seq.fetch_add(1);
+    return *seq < sh.flags->count;
+  }
+  if (Steady::now() >= sh.deadline) return false;
+  *seq = sh.next_seq.fetch_add(1);
+  return true;
+}
+
+void Producer(Shared& sh, uint32_t index) {
+  const BenchFlags& f = *sh.flags;
+  auto client = client::Client::Connect(f.addr);
+  if (!client.ok()) {
+    sh.Fail(client.status());
+    return;
+  }
+  std::mt19937_64 rng(index + 1);
+  Histogram latency;
+  const Bytes base = MakePayload(f, rng);
+  // Open loop: this producer's share of the rate; its k-th record is due at start + k*interval.
+  const double interval_ns = f.rate > 0 ? 1e9 * f.producers / f.rate : 0;
+  uint64_t own = 0;  // records this producer sent
+  std::vector<client::PublishRequest> batch;
+  std::vector<uint64_t> intended;
+  bool more = true;
+  while (more) {
+    batch.clear();
+    intended.clear();
+    while (batch.size() < f.pubwindow) {
+      uint64_t due_ns = NowNs();
+      if (interval_ns > 0) {
+        const auto due = sh.start + std::chrono::nanoseconds(static_cast<int64_t>(own * interval_ns));
+        if (due > Steady::now()) {
+          if (!batch.empty()) break;  // send what is due; wait for the next one after
+          std::this_thread::sleep_until(due);
+        }
+        due_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count());
+      }
+      uint64_t seq = 0;
+      if (!Claim(sh, &seq)) {
+        more = false;
+        break;
+      }
+      client::PublishRequest r;
+      r.key = sh.run_key;
+      r.payload = base;
+      EncodeFixed64(r.payload.data(), due_ns);
+      EncodeFixed64(r.payload.data() + 8, seq);
+      batch.push_back(std::move(r));
+      intended.push_back(due_ns);
+      ++own;
+    }
+    if (batch.empty()) break;
+    sh.sent += batch.size();
+    const auto results = (*client)->PublishWindow(batch, f.pubwindow);
+    const uint64_t done_ns = NowNs();
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (results[i].ok()) {
+        sh.acked += 1;
+        latency.Record(done_ns > intended[i] ? done_ns - intended[i] : 0);
+      } else {
+        sh.publish_errors += 1;
+        sh.Fail(results[i].status, results[i].error_code);
+      }
+    }
+    if ((*client)->broken()) break;
+  }
+  (*client)->Close();
+  std::lock_guard<std::mutex> lock(sh.mu);
+  sh.publish_latency.Merge(latency);
+}
+
+// How many records the consumers should see before they stop; 0 = not known yet.
+uint64_t ConsumeTarget(const Shared& sh) {
+  if (sh.mode == Mode::kSubscribe) return sh.flags->count;  // 0 in duration mode: until the deadline
+  if (sh.flags->count > 0) return sh.flags->count;
+  return sh.producers_done ? sh.acked.load() : 0;
+}
+
+void Consumer(Shared& sh) {
+  const BenchFlags& f = *sh.flags;
+  auto client = client::Client::Connect(f.addr);
+  if (!client.ok()) {
+    sh.Fail(client.status());
+    return;
+  }
+  Status s = (*client)->Subscribe(f.group);
+  if (!s.ok()) {
+    sh.Fail(s, (*client)->last_error().code);
+    return;
+  }
+  Histogram latency;
+  client::FetchOptions fo;
+  fo.max_records = f.fetch_batch;
+  fo.no_wait = false;
+  fo.expires = std::chrono::milliseconds(200);
+  for (;;) {
+    const uint64_t target = ConsumeTarget(sh);
+    if (sh.stop || (target > 0 && sh.consumed >= target)) break;
+    if (sh.mode == Mode::kSubscribe && f.count == 0 && Steady::now() >= sh.deadline) break;
+    // Ask for no more than is left, so a subscribe run does not take (and ack) extra records.
+    fo.max_records = f.fetch_batch;
+    if (target > 0) fo.max_records = static_cast<uint32_t>(std::min<uint64_t>(f.fetch_batch, target - sh.consumed));
+    auto window = (*client)->Fetch(fo);
+    if (!window.ok()) {
+      sh.Fail(window.status(), (*client)->last_error().code);
+      break;
+    }
+    if (window->messages.empty()) continue;
+    const uint64_t now = NowNs();
+    for (const client::Message& m : window->messages) {
+      if (sh.mode == Mode::kRoundTrip) {
+        if (m.key != sh.run_key || m.payload.size() < kTokenBytes) continue;  // another run's record
+        const uint64_t sent_ns = DecodeFixed64(m.payload.data());
+        latency.Record(now > sent_ns ? now - sent_ns : 0);
+      }
+      sh.consumed += 1;
+      sh.consumed_bytes += m.payload.size();
+    }
+    auto acks = (*client)->AckAll(window->messages);
+    if (!acks.ok()) {
+      sh.Fail(acks.status(), (*client)->last_error().code);
+      break;
+    }
+  }
+  (*client)->Close();
+  std::lock_guard<std::mutex> lock(sh.mu);
+  sh.e2e_latency.Merge(latency);
+}
+
+double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+nlohmann::json LatencyJson(const Histogram& h) {
+  if (h.count() == 0) return nullptr;
+  return {{"count", h.count()},
+          {"p50_us", Us(h.Percentile(50))},
+          {"p90_us", Us(h.Percentile(90))},
+          {"p99_us", Us(h.Percentile(99))},
+          {"p999_us", Us(h.Percentile(99.9))},
+          {"p9999_us", Us(h.Percentile(99.99))},
+          {"max_us", Us(h.max())},
+          {"mean_us", h.mean() / 1000.0}};
+}
+
+std::string LatencyLine(std::string_view what, const Histogram& h) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%s latency (us): p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f  (%llu samples)",
+                std::string(what).c_str(), Us(h.Percentile(50)), Us(h.Percentile(90)), Us(h.Percentile(99)),
+                Us(h.Percentile(99.9)), Us(h.Percentile(99.99)), Us(h.max()),
+                static_cast<unsigned long long>(h.count()));
+  return buf;
+}
+
+int ExitFor(const Status& s) {
+  if (s.IsUnavailable()) return kExitUnreachable;
+  if (s.code() == StatusCode::kInvalidArgument) return kExitUsage;
+  return kExitInternal;
+}
+
+int RunBench(BenchFlags f) {
+  Mode mode;
+  if (!ParseMode(f.mode, &mode)) return Fail("bench", false, kExitUsage, "--mode must be publish, subscribe or round-trip, got \"" + f.mode + "\"");
+  if ((f.count > 0) == (f.duration_s > 0)) return Fail("bench", false, kExitUsage, "bench needs exactly one of --count or --duration");
+  if (f.addr.empty()) {
+    return Fail("bench", false, kExitUsage,
+                "bench needs --addr <host:port> --i-understand-this-is-live (spawning a private broker is not built yet)");
+  }
+  if (!f.live) return Fail("bench", false, kExitUsage, "targeting a broker with --addr needs --i-understand-this-is-live");
+  if (f.producers == 0 || f.consumers == 0 || f.pubwindow == 0 || f.fetch_batch == 0) {
+    return Fail("bench", false, kExitUsage, "--producers, --consumers, --pubwindow and --fetch-batch must be at least 1");
+  }
+  if (f.rate < 0) return Fail("bench", false, kExitUsage, "--rate must be positive");
+  if (f.shape != "realistic" && f.shape != "real" && f.shape != "random" && f.shape != "noise") {
+    return Fail("bench", false, kExitUsage, "--payload-shape must be realistic or random");
+  }
+  std::random_device rd;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>((uint64_t{rd()} << 32) | rd()));
+  if (f.group.empty()) f.group = std::string("ironbus-bench-") + hex;
+
+  Shared sh;
+  sh.mode = mode;
+  sh.flags = &f;
+  sh.run_key = ToBytes(std::string("ironbus-bench-run-") + hex);
+  // Fail fast (exit 5) when the broker is not there, before any thread starts.
+  {
+    auto probe = client::Client::Connect(f.addr);
+    if (!probe.ok()) return Fail("bench", f.json, ExitFor(probe.status()), "cannot reach the broker: " + probe.status().message());
+  }
+
+  const bool publishing = mode != Mode::kSubscribe;
+  const bool consuming = mode != Mode::kPublish;
+  sh.start = Steady::now();
+  if (f.duration_s > 0) sh.deadline = sh.start + std::chrono::microseconds(static_cast<int64_t>(f.duration_s * 1e6));
+  std::vector<std::thread> consumers;
+  std::vector<std::thread> producers;
+  if (consuming) {
+    for (uint32_t i = 0; i < f.consumers; ++i) consumers.emplace_back([&sh] { Consumer(sh); });
+  }
+  if (publishing) {
+    for (uint32_t i = 0; i < f.producers; ++i) producers.emplace_back([&sh, i] { Producer(sh, i); });
+  }
+  std::atomic<bool> finished{false};
+  std::thread producers_joiner([&] {
+    for (auto& t : producers) t.join();
+    sh.producers_done = true;
+    for (auto& t : consumers) t.join();
+    finished = true;
+  });
+
+  // Progress once a second; a run that stops making progress is cut after a grace period.
+  uint64_t last_sent = 0, last_consumed = 0, last_bytes = 0;
+  auto last_progress = Steady::now();
+  int tick = 0;
+  while (!finished) {
+    for (int i = 0; i < 10 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (finished) break;
+    ++tick;
+    const uint64_t acked = sh.acked, sent = sh.sent, consumed = sh.consumed, bytes = sh.consumed_bytes;
+    const uint64_t pub_rate = acked - last_sent;
+    const uint64_t sub_rate = consumed - last_consumed;
+    const double mb = publishing ? static_cast<double>(pub_rate * f.size) / 1e6 : static_cast<double>(bytes - last_bytes) / 1e6;
+    std::fprintf(stderr, "[%3ds] pub %llu msg/s  sub %llu msg/s  %.2f MB/s  in flight %llu\n", tick,
+                 static_cast<unsigned long long>(pub_rate), static_cast<unsigned long long>(sub_rate), mb,
+                 static_cast<unsigned long long>(sent - acked));
+    if (acked != last_sent || consumed != last_consumed) last_progress = Steady::now();
+    last_sent = acked;
+    last_consumed = consumed;
+    last_bytes = bytes;
+    const bool past_deadline = f.duration_s > 0 && Steady::now() > sh.deadline;
+    if ((past_deadline && Steady::now() - last_progress > std::chrono::seconds(5)) ||
+        Steady::now() - last_progress > std::chrono::seconds(30)) {
+      sh.Fail(Status::Unavailable("no progress for too long: stopping (records lost or the broker stalled)"));
+      sh.stop = true;
+    }
+  }
+  producers_joiner.join();
+  const double elapsed_s = std::chrono::duration<double>(Steady::now() - sh.start).count();
+
+  const uint64_t produced = sh.acked;
+  const uint64_t consumed = sh.consumed;
+  const uint64_t ops = publishing ? produced : consumed;
+  const double msgs_per_sec = elapsed_s > 0 ? static_cast<double>(ops) / elapsed_s : 0;
+  const uint64_t payload_bytes = std::max<uint64_t>(f.size, kTokenBytes);
+  const double mb_per_sec = msgs_per_sec * static_cast<double>(payload_bytes) / 1e6;
+  const Histogram& main_latency = mode == Mode::kRoundTrip ? sh.e2e_latency : sh.publish_latency;
+  const bool has_latency = mode != Mode::kSubscribe && main_latency.count() > 0;
+
+  int exit_code = kExitOk;
+  std::string error;
+  if (!sh.first_error.ok()) {
+    exit_code = ExitFor(sh.first_error);
+    if (exit_code == kExitUsage) exit_code = kExitInternal;
+    error = sh.first_error.message();
+    if (!sh.first_error_code.empty()) error = sh.first_error_code + ": " + error;
+  }
+  if (f.json) {
+    nlohmann::json j = {{"schema", "ironbus.cli.bench.v1"},
+                        {"schema_version", 1},
+                        {"mode", ModeName(mode)},
+                        {"bound", f.count > 0 ? "count" : "duration"},
+                        {"count", f.count},
+                        {"duration_s", f.duration_s},
+                        {"rate", f.rate > 0 ? nlohmann::json(f.rate) : nlohmann::json(nullptr)},
+                        {"producers", publishing ? f.producers : 0},
+                        {"consumers", consuming ? f.consumers : 0},
+                        {"pubwindow", f.pubwindow},
+                        {"payload_bytes", payload_bytes},
+                        {"group", consuming ? nlohmann::json(f.group) : nlohmann::json(nullptr)},
+                        {"produced", produced},
+                        {"publish_errors", sh.publish_errors.load()},
+                        {"consumed", consumed},
+                        {"elapsed_s", elapsed_s},
+                        {"msgs_per_sec", msgs_per_sec},
+                        {"mb_per_sec", mb_per_sec},
+                        {"bytes_per_op", payload_bytes},
+                        {"latency_kind", has_latency ? nlohmann::json(mode == Mode::kRoundTrip ? "end_to_end" : "publish_ack")
+                                                     : nlohmann::json(nullptr)},
+                        {"publish_latency", LatencyJson(sh.publish_latency)},
+                        {"end_to_end_latency", LatencyJson(sh.e2e_latency)},
+                        {"fsync_cost_us", nullptr},
+                        {"fsync_measured", false},
+                        {"storage", "external"},
+                        {"ok", exit_code == kExitOk},
+                        {"exit_code", exit_code}};
+    for (const char* k : {"p50", "p90", "p99", "p999", "p9999", "max"}) {
+      const std::string field = std::string("latency_") + k + "_us";
+      j[field] = has_latency ? LatencyJson(main_latency)[std::string(k) + "_us"] : nlohmann::json(nullptr);
+    }
+    if (exit_code != kExitOk) j["error"] = {{"kind", exit_code == kExitUnreachable ? "unreachable" : "internal"}, {"message", error}};
+    PrintJsonLine(j);
+  } else {
+    std::printf("bench %s against %s: %s, %u producer(s), %u consumer(s), %llu-byte payloads, window %u\n",
+                std::string(ModeName(mode)).c_str(), f.addr.c_str(),
+                f.count > 0 ? ("count " + std::to_string(f.count)).c_str() : ("duration " + std::to_string(f.duration_s) + " s").c_str(),
+                publishing ? f.producers : 0, consuming ? f.consumers : 0, static_cast<unsigned long long>(payload_bytes),
+                f.pubwindow);
+    std::printf("produced %llu (errors %llu), consumed %llu in %.3f s: %.0f msg/s, %.2f MB/s\n",
+                static_cast<unsigned long long>(produced), static_cast<unsigned long long>(sh.publish_errors.load()),
+                static_cast<unsigned long long>(consumed), elapsed_s, msgs_per_sec, mb_per_sec);
+    if (sh.publish_latency.count() > 0) std::printf("%s\n", LatencyLine("publish ack", sh.publish_latency).c_str());
+    if (sh.e2e_latency.count() > 0) std::printf("%s\n", LatencyLine("end-to-end", sh.e2e_latency).c_str());
+    if (exit_code != kExitOk) std::fprintf(stderr, "error: %s\n", error.c_str());
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+void RegisterBench(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<BenchFlags>();
+  auto* bench = app.add_subcommand("bench", "Load generator against a running broker (publish, subscribe or round-trip)");
+  bench->add_option("--addr", flags->addr, "Broker address host:port (needs --i-understand-this-is-live)");
+  bench->add_flag("--i-understand-this-is-live", flags->live, "Allow load against the broker at --addr");
+  bench->add_option("--mode", flags->mode, "publish|subscribe|round-trip (aliases pub, sub, consume, rt, both)");
+  bench->add_option("--count", flags->count, "Records to publish (or consume in subscribe mode)");
+  bench->add_option("--duration", flags->duration_s, "Seconds to run");
+  bench->add_option("--rate", flags->rate, "Open loop: msg/s over all producers (default: as fast as acks allow)");
+  bench->add_option("--size,--payload-bytes", flags->size, "Payload bytes, including the 16-byte token (default 256)");
+  bench->add_option("--payload-shape", flags->shape, "realistic (compressible) or random");
+  bench->add_option("--producers", flags->producers, "Producer connections (default 1)");
+  bench->add_option("--consumers", flags->consumers, "Consumer connections (default 1)");
+  bench->add_option("--pubwindow", flags->pubwindow, "Pubs in flight per producer (default 1)");
+  bench->add_option("--fetch-batch", flags->fetch_batch, "Records asked per fetch (default 256)");
+  bench->add_option("--group", flags->group, "Consumer group (default a fresh ironbus-bench-<random>)");
+  bench->add_flag("--json", flags->json, "One ironbus.cli.bench.v1 object on stdout");
+  bench->callback([flags, exit_code] { *exit_code = RunBench(*flags); });
+}
+
+}  // namespace ironbus::cli

@@ -1,0 +1,124 @@
+// `ironbus bench` through the real binary against a real `ironbus serve` on a free loopback port
+// (spec/cli-config-ops.md 10.3): the --json summary of each mode, counts that match what the
+// broker stored, the open-loop --rate, and the usage and unreachable exits.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "e2e/e2e_test_util.h"
+
+namespace ironbus::cli {
+namespace {
+
+using e2e::Broker;
+using e2e::RunResult;
+
+class BenchVerb : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<Broker>(scratch_.path() + "/data", scratch_.path(), std::vector<std::string>{});
+    addr_ = broker_->WaitListening();
+    ASSERT_FALSE(addr_.empty()) << broker_->output() << broker_->errors();
+  }
+  RunResult Run(const std::string& args) { return e2e::RunIronbus(args, scratch_.path()); }
+  // A bench that must exit 0 with one JSON object on stdout.
+  nlohmann::json BenchJson(const std::string& flags) {
+    RunResult r = Run("bench --addr " + addr_ + " --i-understand-this-is-live --json " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+
+  io::testing::TempDir scratch_;
+  std::unique_ptr<Broker> broker_;
+  std::string addr_;
+};
+
+void ExpectLatencyFields(const nlohmann::json& j) {
+  for (const char* k : {"latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_p999_us", "latency_p9999_us",
+                        "latency_max_us"}) {
+    ASSERT_TRUE(j[k].is_number()) << k << " in " << j.dump();
+    EXPECT_GT(j[k].get<double>(), 0.0) << k;
+  }
+  EXPECT_LE(j["latency_p50_us"].get<double>(), j["latency_p99_us"].get<double>());
+  EXPECT_LE(j["latency_p99_us"].get<double>(), j["latency_p9999_us"].get<double>());
+  EXPECT_LE(j["latency_p9999_us"].get<double>(), j["latency_max_us"].get<double>());
+}
+
+TEST_F(BenchVerb, PublishCountsMatchTheLog) {
+  const auto j = BenchJson("--mode publish --count 300 --producers 2 --pubwindow 8 --size 100");
+  EXPECT_EQ(j["schema"], "ironbus.cli.bench.v1");
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["mode"], "publish");
+  EXPECT_EQ(j["bound"], "count");
+  EXPECT_EQ(j["produced"], 300);
+  EXPECT_EQ(j["publish_errors"], 0);
+  EXPECT_EQ(j["consumed"], 0);
+  EXPECT_EQ(j["payload_bytes"], 100);
+  EXPECT_EQ(j["latency_kind"], "publish_ack");
+  EXPECT_EQ(j["publish_latency"]["count"], 300);
+  EXPECT_GT(j["msgs_per_sec"].get<double>(), 0.0);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  EXPECT_EQ(j["exit_code"], 0);
+  ExpectLatencyFields(j);
+  // The broker stored exactly those records: a subscribe run on a fresh group reads all 300.
+  const auto sub = BenchJson("--mode subscribe --count 300");
+  EXPECT_EQ(sub["consumed"], 300);
+  EXPECT_EQ(sub["produced"], 0);
+  EXPECT_TRUE(sub["latency_p50_us"].is_null());
+}
+
+TEST_F(BenchVerb, RoundTripConsumesEveryPublishedRecord) {
+  const auto j = BenchJson("--count 400 --producers 2 --consumers 2 --pubwindow 4");
+  EXPECT_EQ(j["mode"], "round-trip");
+  EXPECT_EQ(j["produced"], 400);
+  EXPECT_EQ(j["consumed"], 400);
+  EXPECT_EQ(j["latency_kind"], "end_to_end");
+  EXPECT_EQ(j["end_to_end_latency"]["count"], 400);
+  EXPECT_EQ(j["publish_latency"]["count"], 400);
+  ExpectLatencyFields(j);
+  // A second run on its own fresh group ignores the first run's records.
+  const auto again = BenchJson("--mode rt --count 50");
+  EXPECT_EQ(again["produced"], 50);
+  EXPECT_EQ(again["consumed"], 50);
+  EXPECT_NE(again["group"], j["group"]);
+}
+
+TEST_F(BenchVerb, OpenLoopRateAndDurationBound) {
+  const auto j = BenchJson("--mode publish --duration 1 --rate 200");
+  EXPECT_EQ(j["bound"], "duration");
+  const uint64_t produced = j["produced"].get<uint64_t>();
+  EXPECT_GE(produced, 150u);
+  EXPECT_LE(produced, 210u);
+  EXPECT_EQ(j["rate"], 200.0);
+  ExpectLatencyFields(j);
+}
+
+TEST_F(BenchVerb, HumanSummaryAndProgressLine) {
+  RunResult r = Run("bench --addr " + addr_ + " --i-understand-this-is-live --duration 1.5 --mode pub");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("produced "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("publish ack latency (us): p50 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("p99.99 "), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("[  1s] pub "), std::string::npos) << "progress once a second on stderr: " << r.err;
+  EXPECT_NE(r.err.find("in flight"), std::string::npos) << r.err;
+}
+
+TEST_F(BenchVerb, UsageAndUnreachable) {
+  EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live").exit_code, 1) << "no bound";
+  EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --duration 1").exit_code, 1);
+  EXPECT_EQ(Run("bench --addr " + addr_ + " --count 1").exit_code, 1) << "live broker without the ack flag";
+  EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --mode sideways").exit_code, 1);
+  EXPECT_EQ(Run("bench --count 1").exit_code, 1) << "private broker not built yet";
+  RunResult r = Run("bench --addr 127.0.0.1:1 --i-understand-this-is-live --count 1 --json");
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["exit_code"], 5);
+  EXPECT_EQ(j["ok"], false);
+}
+
+}  // namespace
+}  // namespace ironbus::cli
