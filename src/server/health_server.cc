@@ -193,6 +193,32 @@ struct HealthServer::Impl {
   }
 };
 
+Result<HealthOptions> HealthOptions::FromAddress(std::string_view addr, bool allow_public) {
+  const std::string quoted = "\"" + std::string(addr) + "\"";
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == addr.size()) {
+    return Status::InvalidArgument("health address " + quoted + " is not host:port");
+  }
+  std::string_view host = addr.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return Status::InvalidArgument("health address " + quoted + " is not [v6]:port");
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return Status::InvalidArgument("health address " + quoted + ": write an IPv6 host as [v6]:port");
+  }
+  uint32_t port = 0;
+  for (char c : addr.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) return Status::InvalidArgument("health address " + quoted + ": bad port");
+    port = port * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (port > 65535) return Status::InvalidArgument("health address " + quoted + ": bad port");
+  HealthOptions o;
+  o.host = std::string(host);
+  o.port = static_cast<uint16_t>(port);
+  o.allow_public = allow_public;
+  return o;
+}
+
 Result<std::unique_ptr<HealthServer>> HealthServer::Start(HealthOptions options, HealthSources sources) {
   if (!sources.snapshot) return Status::InvalidArgument("health server needs a snapshot callback");
   if (options.max_connections == 0 || options.max_request_bytes < 64) {

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "server/metrics.h"
@@ -45,6 +46,10 @@ struct HealthOptions {
   size_t max_request_bytes = 8 * 1024;
   std::chrono::milliseconds read_timeout{5'000};
   std::chrono::milliseconds write_timeout{5'000};
+
+  // Options for `--health-addr` ("host:port" or "[v6]:port"; port 0 = any free port).
+  // InvalidArgument naming the address when it is malformed. The bind rule is checked by Start.
+  static Result<HealthOptions> FromAddress(std::string_view addr, bool allow_public);
 };
 
 struct HealthSources {

@@ -246,6 +246,27 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   e.Counter("ironbus_truncated_records_total", "Records skipped by those truncations.",
             SumGroups(s, [](const GroupMetrics& g) { return g.truncated_records; }));
 
+  // fdatasync latency: the spec's fixed buckets, cumulative as Prometheus wants them.
+  auto sync_histogram = [&](std::string_view name, std::string_view help) {
+    e.Family(name, "histogram", help);
+    const std::string bucket = std::string(name) + "_bucket";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < storage::kSyncBucketBoundsNs.size(); ++i) {
+      cumulative += s.appender.sync_buckets[i];
+      char le[32];
+      std::snprintf(le, sizeof le, "%g", static_cast<double>(storage::kSyncBucketBoundsNs[i]) / 1e9);
+      e.Sample(bucket, cumulative, {{"le", le}});
+    }
+    cumulative += s.appender.sync_buckets.back();
+    e.Sample(bucket, cumulative, {{"le", "+Inf"}});
+    char sum[64];
+    std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(s.appender.sync_nanos) / 1e9);
+    e.Sample(std::string(name) + "_sum", std::string_view(sum));
+    e.Sample(std::string(name) + "_count", cumulative);
+  };
+  sync_histogram("ironbus_fsync_duration_seconds", "The fdatasync behind a durable ack (batch and interval syncs).");
+  sync_histogram("ironbus_fsync_seconds", "Deprecated: the same as ironbus_fsync_duration_seconds.");
+
   // Edge resources: flash wear.
   e.Counter("ironbus_fsyncs_total", "fdatasyncs the appender issued.", s.appender.syncs);
   e.Counter("ironbus_append_batches_total", "Group-commit batches that appended at least one record.",

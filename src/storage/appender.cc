@@ -121,12 +121,15 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
   const Durability level = log_->options().durability;
   Status commit = Status::Ok();
   bool synced = false;
+  int64_t sync_ns = 0;
   if (appended_any) {
     // One WriteAt for the batch (Flush), then under kSync one fdatasync for all of it.
     commit = log_->Flush();
     CRASH_POINT("appender.after_write_before_sync");
     if (commit.ok() && level == Durability::kSync) {
+      const int64_t sync_start_ns = clock_->MonotonicNanos();
       commit = log_->Sync();
+      sync_ns = clock_->MonotonicNanos() - sync_start_ns;
       synced = true;
     }
     if (commit.ok()) CRASH_POINT("appender.after_sync_before_ack");
@@ -162,6 +165,7 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
     stats_.record_bytes += appended_bytes;
     stats_.refused += refused;
     stats_.syncs += synced ? 1 : 0;
+    if (synced) RecordSyncLocked(sync_ns);
     stats_.max_batch = std::max<uint64_t>(stats_.max_batch, batch->size());
   }
 
@@ -186,10 +190,21 @@ void Appender::MaybeIntervalSync() {
       o.flush_interval_ms != 0 && clock_->MonotonicNanos() - first_unsynced_ns_ >= o.flush_interval_ms * 1'000'000;
   if (!by_bytes && !by_time) return;
   // A failure freezes the log (inside Sync); later requests see it.
+  const int64_t sync_start_ns = clock_->MonotonicNanos();
   (void)log_->Sync();
+  const int64_t sync_ns = clock_->MonotonicNanos() - sync_start_ns;
   first_unsynced_ns_ = -1;
   std::lock_guard<std::mutex> lock(queue_mu_);
   stats_.syncs += 1;
+  RecordSyncLocked(sync_ns);
+}
+
+void Appender::RecordSyncLocked(int64_t sync_ns) {
+  const uint64_t ns = sync_ns > 0 ? static_cast<uint64_t>(sync_ns) : 0;
+  size_t i = 0;
+  while (i < kSyncBucketBoundsNs.size() && ns > kSyncBucketBoundsNs[i]) ++i;
+  stats_.sync_buckets[i] += 1;
+  stats_.sync_nanos += ns;
 }
 
 Status Appender::Stop() {

@@ -38,6 +38,7 @@
 // Crash points: appender.after_write_before_sync, appender.after_sync_before_ack.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -76,6 +77,12 @@ struct AppenderOptions {
   std::function<void()> on_appended;
 };
 
+// Upper bounds (ns) of the fdatasync latency buckets: the fixed buckets of
+// ironbus_fsync_duration_seconds (spec/cli-config-ops.md 6.2); one more bucket holds the rest.
+inline constexpr std::array<uint64_t, 13> kSyncBucketBoundsNs = {
+    500'000,     1'000'000,   2'000'000,   5'000'000,     10'000'000,    20'000'000,   50'000'000,
+    100'000'000, 200'000'000, 500'000'000, 1'000'000'000, 2'000'000'000, 5'000'000'000};
+
 struct AppenderStats {
   uint64_t batches = 0;       // batches that appended at least one record
   uint64_t records = 0;       // records appended
@@ -83,6 +90,11 @@ struct AppenderStats {
   uint64_t refused = 0;       // requests completed with an error
   uint64_t max_batch = 0;     // largest batch seen
   uint64_t record_bytes = 0;  // key + headers + payload bytes of the records appended (as given)
+  // Timed fdatasyncs (batch and interval syncs, on the appender's clock): per-bucket counts
+  // (not cumulative; index i counts durations <= kSyncBucketBoundsNs[i] and above the previous
+  // bound, the last entry everything above 5 s) and their total duration.
+  std::array<uint64_t, kSyncBucketBoundsNs.size() + 1> sync_buckets{};
+  uint64_t sync_nanos = 0;
 };
 
 class Appender {
@@ -120,6 +132,8 @@ class Appender {
   void ProcessBatch(std::deque<Pending>* batch);
   // Under kInterval: fdatasyncs when a window trigger is due.
   void MaybeIntervalSync();
+  // Adds one timed fdatasync to stats_. REQUIRES queue_mu_.
+  void RecordSyncLocked(int64_t sync_ns);
   // Under kInterval with unsynced bytes: how long the idle loop may sleep before the time
   // trigger is due (capped, so a test's ManualClock advance is noticed). -1: no deadline.
   int64_t IdleWaitMs() const;

@@ -154,6 +154,25 @@ TEST(HealthServer, NonLoopbackBindIsRefusedUnlessAllowed) {
   EXPECT_TRUE(HealthServer::Start(o, HealthSources{Healthy}).ok());
 }
 
+TEST(HealthServer, OptionsFromTheHealthAddrFlag) {
+  auto v4 = HealthOptions::FromAddress("127.0.0.1:9102", false);
+  ASSERT_TRUE(v4.ok()) << v4.status().ToString();
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 9102);
+  EXPECT_FALSE(v4->allow_public);
+  auto v6 = HealthOptions::FromAddress("[::1]:0", true);
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  EXPECT_TRUE(v6->allow_public);
+  for (const char* bad : {"", "127.0.0.1", ":80", "host:", "::1:80", "[::1:80", "h:99999", "h:8x"}) {
+    EXPECT_FALSE(HealthOptions::FromAddress(bad, false).ok()) << bad;
+  }
+  auto server = HealthServer::Start(*v6, HealthSources{Healthy});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_EQ((*server)->address().rfind("[::1]:", 0), 0u) << (*server)->address();
+}
+
 TEST(HealthServer, ReadyzOnAHealthyBrokerThen503WithTheReasonWhenTheLogFreezes) {
   BrokerWithHealth b;
   ASSERT_NE(b.health, nullptr);

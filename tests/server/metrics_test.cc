@@ -59,7 +59,16 @@ std::map<std::string, std::string> ParseFamilies(const std::string& text) {
       continue;
     }
     EXPECT_FALSE(line.empty()) << "no blank lines";
-    const std::string name = line.substr(0, line.find_first_of("{ "));
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    if (types.count(current) && types[current] == "histogram") {
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        const std::string sfx(suffix);
+        if (name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0) {
+          name = name.substr(0, name.size() - sfx.size());
+          break;
+        }
+      }
+    }
     EXPECT_EQ(name, current) << "sample outside its family block: " << line;
     EXPECT_EQ(finished.count(name), 0u) << "family samples not contiguous: " << name;
     const std::string value = line.substr(line.rfind(' ') + 1);
@@ -78,6 +87,8 @@ TEST(Metrics, ExpositionShapeAndNamingRules) {
     EXPECT_EQ(name.rfind("ironbus_", 0), 0u) << name;
     if (type == "counter") {
       EXPECT_EQ(name.substr(name.size() - 6), "_total") << "counter without _total: " << name;
+    } else if (type == "histogram") {
+      EXPECT_EQ(name.substr(name.size() - 8), "_seconds") << name;
     } else {
       EXPECT_EQ(type, "gauge") << name;
       EXPECT_NE(name.substr(name.size() - 6), "_total") << "gauge named like a counter: " << name;
@@ -108,6 +119,8 @@ TEST(Metrics, GoldenFamilyList) {
       {"ironbus_durable_record_bytes", "gauge"},
       {"ironbus_fetches_total", "counter"},
       {"ironbus_flushed_offset", "gauge"},
+      {"ironbus_fsync_duration_seconds", "histogram"},
+      {"ironbus_fsync_seconds", "histogram"},
       {"ironbus_fsyncs_total", "counter"},
       {"ironbus_group_committed_offset", "gauge"},
       {"ironbus_group_consumer_lag", "gauge"},
@@ -157,6 +170,23 @@ TEST(Metrics, ValuesAndEscapedLabels) {
   EXPECT_NE(text.find("\nironbus_build_info{version=\"1.2.3\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("\nironbus_recovery_loss_bytes{reason=\"torn_tail\"} 0\n"), std::string::npos);
   EXPECT_EQ(EscapeLabelValue("plain"), "plain");
+}
+
+TEST(Metrics, FsyncHistogramIsCumulativeWithSumAndCount) {
+  MetricsSnapshot s = Sample();
+  s.appender.sync_buckets[0] = 3;   // <= 0.5 ms
+  s.appender.sync_buckets[3] = 2;   // (2 ms, 5 ms]
+  s.appender.sync_buckets[13] = 1;  // > 5 s
+  s.appender.sync_nanos = 6'500'000'000;
+  const std::string text = RenderPrometheus(s);
+  EXPECT_NE(text.find("\nironbus_fsync_duration_seconds_bucket{le=\"0.0005\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nironbus_fsync_duration_seconds_bucket{le=\"0.002\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("\nironbus_fsync_duration_seconds_bucket{le=\"0.005\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("\nironbus_fsync_duration_seconds_bucket{le=\"5\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("\nironbus_fsync_duration_seconds_bucket{le=\"+Inf\"} 6\n"), std::string::npos);
+  EXPECT_NE(text.find("\nironbus_fsync_duration_seconds_count 6\n"), std::string::npos);
+  EXPECT_NE(text.find("\nironbus_fsync_duration_seconds_sum 6.500000000\n"), std::string::npos);
+  EXPECT_NE(text.find("\nironbus_fsync_seconds_count 6\n"), std::string::npos);
 }
 
 TEST(Metrics, LossReportTotalsPerReason) {
