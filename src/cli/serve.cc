@@ -68,6 +68,19 @@ struct ServeArgs {
   }
 };
 
+// The value placeholder in --help: the unit or the choices.
+std::string TypeName(const config::KeySpec& key) {
+  switch (key.kind) {
+    case config::Kind::kBytes: return "BYTES";
+    case config::Kind::kMillis: return "MS";
+    case config::Kind::kCount: return "N";
+    case config::Kind::kBool: return "";
+    case config::Kind::kEnum: return std::string(key.choices);
+    case config::Kind::kU64List: return "MS,MS,...";
+    default: return "TEXT";
+  }
+}
+
 int Usage(const std::string& message) {
   std::cerr << "error: " << message << '\n';
   return kExitUsage;
@@ -306,6 +319,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
     } else {
       option = serve->add_option(names, args->texts[name], help);
     }
+    option->type_name(TypeName(key));
     args->options.emplace_back(option, &key);
   }
   serve->add_flag("--json", args->json, "Print ironbus.cli.serve-status.v1 instead of the banner");
