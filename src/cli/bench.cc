@@ -1,7 +1,7 @@
 // `ironbus bench` (spec/cli-config-ops.md 10.3; issue 4 item 4): a load generator against a
 // running broker, through the client library.
 //
-//   ironbus bench (--count N | --duration S) --addr HOST:PORT --i-understand-this-is-live
+//   ironbus bench (--count N | --duration S) [--addr HOST:PORT --i-understand-this-is-live]
 //                 [--mode publish|subscribe|round-trip] [--size B] [--producers P]
 //                 [--consumers C] [--pubwindow W] [--rate R] [--payload-shape realistic|random]
 //                 [--fetch-batch N] [--group G] [--json]
@@ -20,15 +20,26 @@
 // A progress line goes to stderr every second; the summary goes to stdout (text, or one
 // ironbus.cli.bench.v1 object with --json). Latencies come from base/histogram.h (within 0.39 %).
 //
-// Not built yet: spawning a private broker on a temp data dir when --addr is absent (it is a
-// usage error for now), --storage, --no-fsync, --stream, --fire-and-forget, the reproduce line.
+// Without --addr, bench spawns a private broker (this binary's `serve`) on a fresh
+// $TMPDIR/ironbus-bench-XXXXXX data dir and a free loopback port, stops it with SIGTERM after
+// the run and deletes the directory; a failed delete is reported with the path (exit 70).
+// Not built yet: --storage memory, --no-fsync, --stream, --fire-and-forget, the reproduce line.
 //
 // Exit: 0; 1 usage; 5 the broker cannot be reached or dropped the connection; 70 the broker
 // refused publishes or a consumer call failed.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -62,6 +73,7 @@ struct BenchFlags {
   uint32_t pubwindow = 1;
   uint32_t fetch_batch = 256;
   std::string group;
+  std::string storage = "disk";
   bool json = false;
 };
 
@@ -292,15 +304,102 @@ int ExitFor(const Status& s) {
   return kExitInternal;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The default target (spec 10.3): `ironbus serve` (this same binary) on a fresh
+// ironbus-bench-XXXXXX data dir under $TMPDIR and a free loopback port; stopped with SIGTERM and
+// its directory deleted afterwards.
+class PrivateBroker {
+ public:
+  ~PrivateBroker() { (void)Stop(); }
+
+  Status Start() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ironbus-bench-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) return Status::IOError("cannot create a bench data dir: " + templ, errno);
+    dir_ = templ;
+    const std::string data = dir_ + "/data";
+    const std::string out = dir_ + "/serve.out";
+    const std::string err = dir_ + "/serve.err";
+    pid_ = ::fork();
+    if (pid_ < 0) return Status::IOError("fork failed", errno);
+    if (pid_ == 0) {
+      if (std::freopen(out.c_str(), "w", stdout) == nullptr || std::freopen(err.c_str(), "w", stderr) == nullptr) {
+        ::_exit(127);
+      }
+      ::execl("/proc/self/exe", "ironbus", "serve", "--data-dir", data.c_str(), "--addr", "127.0.0.1:0",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    const std::string marker = "ironbus listening on ";
+    for (int i = 0; i < 1200; ++i) {  // up to 30 s
+      const std::string banner = ReadFile(out);
+      const size_t at = banner.find(marker);
+      if (at != std::string::npos && banner.find('\n', at) != std::string::npos) {
+        const size_t end = banner.find(',', at);
+        addr_ = banner.substr(at + marker.size(), end - at - marker.size());
+        return Status::Ok();
+      }
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return Status::Internal("the private bench broker exited at start: " + ReadFile(err));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return Status::Internal("the private bench broker did not start within 30 s");
+  }
+
+  // SIGTERM (clean stop), then the directory goes. Idempotent.
+  Status Stop() {
+    Status result;
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      bool reaped = false;
+      for (int i = 0; i < 400 && !reaped; ++i) {  // up to 20 s, then SIGKILL
+        reaped = ::waitpid(pid_, &status, WNOHANG) == pid_;
+        if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (!reaped) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        result = Status::Internal("the private bench broker did not stop on SIGTERM; killed");
+      }
+      pid_ = -1;
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+      if (ec && result.ok()) result = Status::IOError("cannot delete the bench data dir " + dir_ + ": " + ec.message());
+      dir_.clear();
+    }
+    return result;
+  }
+
+  const std::string& addr() const { return addr_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string dir_;
+  std::string addr_;
+};
+
 int RunBench(BenchFlags f) {
   Mode mode;
   if (!ParseMode(f.mode, &mode)) return Fail("bench", false, kExitUsage, "--mode must be publish, subscribe or round-trip, got \"" + f.mode + "\"");
   if ((f.count > 0) == (f.duration_s > 0)) return Fail("bench", false, kExitUsage, "bench needs exactly one of --count or --duration");
-  if (f.addr.empty()) {
-    return Fail("bench", false, kExitUsage,
-                "bench needs --addr <host:port> --i-understand-this-is-live (spawning a private broker is not built yet)");
+  if (!f.addr.empty() && !f.live) {
+    return Fail("bench", false, kExitUsage, "targeting a broker with --addr needs --i-understand-this-is-live");
   }
-  if (!f.live) return Fail("bench", false, kExitUsage, "targeting a broker with --addr needs --i-understand-this-is-live");
+  if (f.storage != "disk") {
+    return Fail("bench", false, kExitUsage, f.storage == "memory" ? "--storage memory is not built yet" : "--storage must be disk or memory");
+  }
   if (f.producers == 0 || f.consumers == 0 || f.pubwindow == 0 || f.fetch_batch == 0) {
     return Fail("bench", false, kExitUsage, "--producers, --consumers, --pubwindow and --fetch-batch must be at least 1");
   }
@@ -317,6 +416,15 @@ int RunBench(BenchFlags f) {
   sh.mode = mode;
   sh.flags = &f;
   sh.run_key = ToBytes(std::string("ironbus-bench-run-") + hex);
+  std::optional<PrivateBroker> own;
+  if (f.addr.empty()) {
+    own.emplace();
+    if (Status st = own->Start(); !st.ok()) {
+      (void)own->Stop();
+      return Fail("bench", f.json, kExitInternal, st.message());
+    }
+    f.addr = own->addr();
+  }
   // Fail fast (exit 5) when the broker is not there, before any thread starts.
   {
     auto probe = client::Client::Connect(f.addr);
@@ -371,6 +479,13 @@ int RunBench(BenchFlags f) {
   }
   producers_joiner.join();
   const double elapsed_s = std::chrono::duration<double>(Steady::now() - sh.start).count();
+  if (own) {
+    // A failed cleanup is a failed bench (exit 70), reported with the path.
+    if (Status st = own->Stop(); !st.ok()) {
+      std::fprintf(stderr, "error: %s\n", st.message().c_str());
+      sh.Fail(Status::Internal(st.message()));
+    }
+  }
 
   const uint64_t produced = sh.acked;
   const uint64_t consumed = sh.consumed;
@@ -415,7 +530,7 @@ int RunBench(BenchFlags f) {
                         {"end_to_end_latency", LatencyJson(sh.e2e_latency)},
                         {"fsync_cost_us", nullptr},
                         {"fsync_measured", false},
-                        {"storage", "external"},
+                        {"storage", own ? "disk" : "external"},
                         {"ok", exit_code == kExitOk},
                         {"exit_code", exit_code}};
     for (const char* k : {"p50", "p90", "p99", "p999", "p9999", "max"}) {
@@ -445,7 +560,9 @@ int RunBench(BenchFlags f) {
 void RegisterBench(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<BenchFlags>();
   auto* bench = app.add_subcommand("bench", "Load generator against a running broker (publish, subscribe or round-trip)");
-  bench->add_option("--addr", flags->addr, "Broker address host:port (needs --i-understand-this-is-live)");
+  bench->add_option("--addr", flags->addr,
+                    "Broker address host:port (needs --i-understand-this-is-live); default: a private broker");
+  bench->add_option("--storage", flags->storage, "The private broker's storage: disk (memory is not built yet)");
   bench->add_flag("--i-understand-this-is-live", flags->live, "Allow load against the broker at --addr");
   bench->add_option("--mode", flags->mode, "publish|subscribe|round-trip (aliases pub, sub, consume, rt, both)");
   bench->add_option("--count", flags->count, "Records to publish (or consume in subscribe mode)");

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "e2e/e2e_test_util.h"
@@ -106,12 +108,28 @@ TEST_F(BenchVerb, HumanSummaryAndProgressLine) {
   EXPECT_NE(r.err.find("in flight"), std::string::npos) << r.err;
 }
 
+TEST_F(BenchVerb, WithoutAddrItRunsAPrivateBrokerAndDeletesItsDataDir) {
+  const std::string tmp = scratch_.path() + "/tmp";
+  std::filesystem::create_directories(tmp);
+  // RunIronbus has no env hook: TMPDIR points the private data dir into the scratch dir.
+  const std::string cmd = "TMPDIR=" + tmp + " " + std::string(IRONBUS_BINARY) + " bench --count 100 --pubwindow 4 --json >" +
+                          scratch_.path() + "/bench.out 2>" + scratch_.path() + "/bench.err";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << e2e::Slurp(scratch_.path() + "/bench.err");
+  auto j = nlohmann::json::parse(e2e::Slurp(scratch_.path() + "/bench.out"), nullptr, false);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["storage"], "disk");
+  EXPECT_EQ(j["produced"], 100);
+  EXPECT_EQ(j["consumed"], 100);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  EXPECT_TRUE(std::filesystem::is_empty(tmp)) << "the private data dir is deleted";
+}
+
 TEST_F(BenchVerb, UsageAndUnreachable) {
   EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live").exit_code, 1) << "no bound";
   EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --duration 1").exit_code, 1);
   EXPECT_EQ(Run("bench --addr " + addr_ + " --count 1").exit_code, 1) << "live broker without the ack flag";
   EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --mode sideways").exit_code, 1);
-  EXPECT_EQ(Run("bench --count 1").exit_code, 1) << "private broker not built yet";
+  EXPECT_EQ(Run("bench --count 1 --storage memory").exit_code, 1) << "not built yet";
   RunResult r = Run("bench --addr 127.0.0.1:1 --i-understand-this-is-live --count 1 --json");
   EXPECT_EQ(r.exit_code, 5) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
