@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <iostream>
 #include <stdexcept>
@@ -28,7 +30,13 @@
 #include "queue/groups.h"
 #include "recovery/open_data_dir.h"
 #include "server/broker.h"
+#include "server/health_server.h"
+#include "server/metrics.h"
 #include "storage/appender.h"
+
+#ifndef IRONBUS_VERSION
+#define IRONBUS_VERSION "0.0.0"
+#endif
 
 namespace ironbus::cli {
 namespace {
@@ -198,6 +206,12 @@ int RunServe(const ServeArgs& args) {
   const queue::QueueOptions queue_options = config::ToQueueOptions(cfg);
   if (Status s = queue_options.Validate(); !s.ok()) return Usage(s.message());
   const bool json = args.json;
+  std::optional<server::HealthOptions> health_options;
+  if (!cfg.health_addr.empty()) {
+    auto parsed = server::HealthOptions::FromAddress(cfg.health_addr, cfg.health_allow_public);
+    if (!parsed.ok()) return Usage("--health-addr: " + parsed.status().message());
+    health_options = *parsed;
+  }
 
   const std::string& dir = cfg.data_dir;
   io::FileSystem& fs = io::DefaultFileSystem();
@@ -247,11 +261,31 @@ int RunServe(const ServeArgs& args) {
   if (Status s = broker.Start(); !s.ok()) return Fail("serve", json, kExitInternal, s.message());
   broker_for_wakeups = &broker;
   const std::string listen_addr = broker.address();
+  // Health and metrics on their own port and thread (server/health_server.h); the sources are
+  // declared before the server so they outlive it on every return path.
+  std::atomic<bool> shutting_down{false};
+  server::MetricsSources metrics_sources;
+  std::unique_ptr<server::HealthServer> health;
+  if (health_options) {
+    metrics_sources.log = opened->log.get();
+    metrics_sources.appender = appender->get();
+    metrics_sources.broker = &broker;
+    metrics_sources.groups = groups->get();
+    metrics_sources.loss_report = &opened->report;
+    metrics_sources.max_connections = cfg.max_connections;
+    metrics_sources.version = IRONBUS_VERSION;
+    metrics_sources.start_time_unix_s = static_cast<int64_t>(std::time(nullptr));
+    metrics_sources.shutting_down = [&shutting_down] { return shutting_down.load(); };
+    auto started = server::HealthServer::Start(
+        *health_options, server::HealthSources{[&metrics_sources] { return server::CollectMetrics(metrics_sources); }});
+    if (!started.ok()) return Fail("serve", json, kExitInternal, "--health-addr: " + started.status().message());
+    health = std::move(*started);
+  }
   if (json) {
     PrintJsonLine({{"schema", "ironbus.cli.serve-status.v1"},
                    {"addr", listen_addr},
                    {"data_dir", dir},
-                   {"health_addr", nullptr},
+                   {"health_addr", health ? nlohmann::json(health->address()) : nlohmann::json(nullptr)},
                    {"max_connections", broker_options.max_connections},
                    {"durability", cfg.durability_level},
                    {"durable_offset", log.durable_offset()},
@@ -265,6 +299,7 @@ int RunServe(const ServeArgs& args) {
     config::Config shown = cfg;
     shown.addr = listen_addr;  // the bound address (port 0 resolved)
     std::cout << config::MaterializedLine(shown) << '\n';
+    if (health) std::cout << "ironbus health endpoints on " << health->address() << " (/healthz, /readyz, /metrics)\n";
     std::cout.flush();
   }
   if (log.frozen()) {
@@ -283,8 +318,10 @@ int RunServe(const ServeArgs& args) {
   }).detach();
   // Stop accepting, answer every request already received (in-flight fdatasyncs included),
   // then drain the appender with a final sync and close the logs.
+  shutting_down = true;  // /readyz answers 503 "shutting down" during the drain (spec 8)
   broker.Stop();  // ends with every group's cursor checkpoint written
   broker_for_wakeups = nullptr;
+  if (health) health->Stop();  // before the log closes: scrapes read its counters
   (void)(*appender)->Stop();
   Status closed = opened->log->Close();
   if (Status dlq_closed = (*groups)->Close(); closed.ok()) closed = dlq_closed;

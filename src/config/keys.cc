@@ -21,7 +21,7 @@ const std::vector<KeySpec>& Keys() {
       {"addr", "network.listen", "--addr", "", "IRONBUS_ADDR", S, COLD, "",
        "Wire-protocol listen address host:port (loopback only until TLS exists)", &C::addr},
       {"health_addr", "network.health_addr", "--health-addr", "", "IRONBUS_HEALTH_ADDR", S, COLD, "",
-       "Health/metrics address (off; not built yet)", &C::health_addr},
+       "Serve /livez, /healthz, /readyz, /metrics here (off by default)", &C::health_addr},
       {"health_allow_public", "network.health_allow_public", "--health-allow-public", "",
        "IRONBUS_HEALTH_ALLOW_PUBLIC", BOOL, COLD, "", "Allow a non-loopback health bind", &C::health_allow_public},
       {"health_liveness_window_ms", "network.health_liveness_window_ms", "--health-liveness-window-ms", "",

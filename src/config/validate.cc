@@ -155,7 +155,6 @@ void Validate(Loaded* loaded, bool file_set_retention) {
     } else if (!IsLoopbackHost(health_host) && !c.health_allow_public) {
       errors.push_back("--health-addr " + c.health_addr + " is not loopback; pass --health-allow-public to accept it");
     }
-    warnings.push_back("--health-addr " + c.health_addr + ": the health endpoints are not built yet; nothing listens");
   }
   if (c.enable_admin && c.health_addr.empty()) warnings.push_back("--enable-admin has no effect without --health-addr");
 
@@ -164,6 +163,8 @@ void Validate(Loaded* loaded, bool file_set_retention) {
       {"--max-total-bytes", c.max_total_bytes != 0},
       {"--daily-physical-write-budget-bytes", c.daily_physical_write_budget_bytes != 0},
       {"--group-idle-evict-ms", c.group_idle_evict_ms != 0},
+      {"--enable-admin (/admin)", c.enable_admin},
+      {"--health-liveness-window-ms", c.health_liveness_window_ms != 10'000},
       {"--commit-gather-us", c.commit_gather_us != 200},
       {"--log-level/--log-format", c.log_level != "info" || c.log_format != "auto"},
       {"--enable-otlp-export", c.enable_otlp_export}};

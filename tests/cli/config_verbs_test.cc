@@ -152,6 +152,17 @@ TEST_F(ConfigVerbs, ServeEdgeTinyDefaultStartsAndPrintsItsConfig) {
   EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
 }
 
+TEST_F(ConfigVerbs, ServeHealthAddrFromTheFileStartsTheHealthListener) {
+  const std::string path = Write("[network]\nhealth_addr = \"127.0.0.1:0\"\n");
+  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
+  ASSERT_TRUE(serve.WaitFor("ironbus health endpoints on 127.0.0.1:")) << serve.out() << serve.err();
+  EXPECT_NE(serve.out().find(" health_addr=127.0.0.1:0 "), std::string::npos) << serve.out();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
+  const RunResult refused = Run("serve --data-dir " + scratch_.path() + "/data --health-addr 10.1.2.3:9090");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("pass --health-allow-public"), std::string::npos) << refused.err;
+}
+
 TEST_F(ConfigVerbs, ServeRefusesABadConfigFile) {
   const std::string path = Write("[backpressure]\nmax_connections = -5\n");
   const RunResult r = Run("serve --data-dir " + scratch_.path() + "/data --addr 127.0.0.1:0 --config " + path);
