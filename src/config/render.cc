@@ -25,9 +25,8 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
-}  // namespace
-
-std::string ValueText(const Config& c, const KeySpec& k) {
+// A key's value as text (json = false: lists comma-joined, strings bare) or as JSON.
+std::string Render(const Config& c, const KeySpec& k, bool json) {
   return std::visit(
       [&](auto member) -> std::string {
         const auto& v = c.*member;
@@ -37,7 +36,7 @@ std::string ValueText(const Config& c, const KeySpec& k) {
         } else if constexpr (std::is_same_v<T, bool>) {
           return v ? "true" : "false";
         } else if constexpr (std::is_same_v<T, std::string>) {
-          return v;
+          return json ? JsonString(v) : v;
         } else {
           std::string out;
           for (const auto& e : v) {
@@ -45,14 +44,18 @@ std::string ValueText(const Config& c, const KeySpec& k) {
             if constexpr (std::is_same_v<std::decay_t<decltype(e)>, uint64_t>) {
               out += std::to_string(e);
             } else {
-              out += e;
+              out += json ? JsonString(e) : e;
             }
           }
-          return out;
+          return json ? "[" + out + "]" : out;
         }
       },
       k.field);
 }
+
+}  // namespace
+
+std::string ValueText(const Config& c, const KeySpec& k) { return Render(c, k, false); }
 
 std::string MaterializedLine(const Config& c) {
   std::string out = "materialized-config profile=" + c.profile +
@@ -78,30 +81,7 @@ std::string ToJson(const Config& c) {
       out += "\"***\"";
       continue;
     }
-    out += std::visit(
-        [&](auto member) -> std::string {
-          const auto& v = c.*member;
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, uint64_t>) {
-            return std::to_string(v);
-          } else if constexpr (std::is_same_v<T, bool>) {
-            return v ? "true" : "false";
-          } else if constexpr (std::is_same_v<T, std::string>) {
-            return JsonString(v);
-          } else {
-            std::string a = "[";
-            for (const auto& e : v) {
-              if (a.size() > 1) a += ',';
-              if constexpr (std::is_same_v<std::decay_t<decltype(e)>, uint64_t>) {
-                a += std::to_string(e);
-              } else {
-                a += JsonString(e);
-              }
-            }
-            return a + "]";
-          }
-        },
-        k.field);
+    out += Render(c, k, true);
   }
   out += ",\"power_loss_safe\":" + std::string(c.durability_level == "sync" ? "true" : "false");
   return out + "}";
