@@ -159,6 +159,14 @@ MetricsSnapshot CollectMetrics(const MetricsSources& src) {
   s.max_connections = src.max_connections;
   s.shutting_down = src.shutting_down && src.shutting_down();
   s.loss = LossMetricsFrom(src.loss_report);
+  // Order matters for consistency within one scrape: producer counters are read before the log
+  // head (an ack follows durability, so produced <= flushed holds in every snapshot).
+  if (src.appender != nullptr) {
+    s.appender = src.appender->stats();
+    s.append_queue_depth = src.appender->queued();
+    s.append_queue_capacity = src.appender->capacity();
+  }
+  if (src.broker != nullptr) s.broker = src.broker->stats();
   if (src.log != nullptr) {
     s.log = src.log->stats();
     s.writer_healthy = !src.log->frozen();
@@ -167,14 +175,8 @@ MetricsSnapshot CollectMetrics(const MetricsSources& src) {
   } else {
     s.recovered = false;
   }
-  if (src.appender != nullptr) {
-    s.appender = src.appender->stats();
-    s.append_queue_depth = src.appender->queued();
-    s.append_queue_capacity = src.appender->capacity();
-  }
   if (src.groups != nullptr && src.groups->dlq() != nullptr) s.dlq_records = src.groups->dlq()->record_count();
   if (src.broker != nullptr) {
-    s.broker = src.broker->stats();
     auto group_stats = src.broker->GroupStatsSnapshot(src.group_stats_timeout);
     s.groups_complete = !group_stats.empty();
     for (auto& [name, gs] : group_stats) {
@@ -225,7 +227,9 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   e.Counter("ironbus_produced_total", "Records appended.", produced);
   e.Counter("ironbus_produced_bytes_total", "Producer-logical bytes appended (key + headers + payload, as sent).",
             s.appender.record_bytes);
-  e.Counter("ironbus_delivered_total", "Deliveries handed out (a redelivery counts again).", s.broker.delivered);
+  // From the same per-group snapshot as the acks, so delivered >= acks in every scrape.
+  e.Counter("ironbus_delivered_total", "Deliveries handed out (a redelivery counts again).",
+            s.groups_complete ? SumGroups(s, [](const GroupMetrics& g) { return g.delivered; }) : s.broker.delivered);
   e.Counter("ironbus_redelivered_total", "Deliveries that were redeliveries after a lease expired or a nack.",
             SumGroups(s, [](const GroupMetrics& g) { return g.redelivered; }));
   e.Counter("ironbus_acks_total", "Commits by ack (term commits through the same path).",

@@ -234,5 +234,86 @@ TEST(HealthServer, MetricsScrapeOfALiveBrokerHasPrometheusShapeAndMovingCounters
   EXPECT_NE(m.find("# TYPE ironbus_produced_total counter\n"), std::string::npos);
 }
 
+// The value of an unlabelled sample (or a sample with its exact label set), -1 when absent.
+double Sample(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST(HealthServer, CountersMoveConsistentlyWhileScrapedUnderLoad) {
+  BrokerWithHealth b;
+  ASSERT_NE(b.health, nullptr);
+  static constexpr int kProducers = 2;
+  static constexpr int kPerProducer = 300;
+  static constexpr int kTotal = kProducers * kPerProducer;
+  std::vector<std::thread> workers;
+  for (int p = 0; p < kProducers; ++p) {
+    workers.emplace_back([&b] {
+      auto c = client::Client::Connect(b.h.addr());
+      ASSERT_TRUE(c.ok());
+      std::vector<client::PublishRequest> batch(10);
+      for (auto& r : batch) r.payload = ToBytes("load");
+      for (int i = 0; i < kPerProducer / 10; ++i) ASSERT_TRUE((*c)->PublishPipelined(batch, 10).ok());
+    });
+  }
+  workers.emplace_back([&b] {
+    auto c = client::Client::Connect(b.h.addr());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)->Subscribe("w").ok());
+    client::FetchOptions fo;
+    fo.no_wait = false;
+    fo.expires = std::chrono::milliseconds(100);
+    int consumed = 0;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (consumed < kTotal && std::chrono::steady_clock::now() < give_up) {
+      auto w = (*c)->Fetch(fo);
+      ASSERT_TRUE(w.ok());
+      if (w->messages.empty()) continue;
+      ASSERT_TRUE((*c)->AckAll(w->messages).ok());
+      consumed += static_cast<int>(w->messages.size());
+    }
+    EXPECT_EQ(consumed, kTotal);
+  });
+
+  double last_produced = 0, last_delivered = 0, last_acks = 0, last_flushed = 0;
+  int scrapes = 0;
+  std::atomic<bool> done{false};
+  std::thread joiner([&] {
+    for (auto& t : workers) t.join();
+    done = true;
+  });
+  auto check = [&] {
+    const auto r = HttpGet(b.health->port(), "/metrics");
+    ASSERT_EQ(r.status, 200);
+    const double produced = Sample(r.body, "ironbus_produced_total");
+    const double flushed = Sample(r.body, "ironbus_flushed_offset");
+    const double delivered = Sample(r.body, "ironbus_delivered_total");
+    const double acks = Sample(r.body, "ironbus_acks_total");
+    EXPECT_GE(produced, last_produced) << "counters never go back";
+    EXPECT_GE(delivered, last_delivered);
+    EXPECT_GE(acks, last_acks);
+    EXPECT_GE(flushed, last_flushed);
+    EXPECT_GE(flushed, produced) << "an ack follows durability";
+    EXPECT_GE(delivered, acks) << "nothing is acked before it is delivered";
+    last_produced = produced;
+    last_delivered = delivered;
+    last_acks = acks;
+    last_flushed = flushed;
+    ++scrapes;
+  };
+  while (!done) {
+    check();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  joiner.join();
+  check();
+  EXPECT_GT(scrapes, 1);
+  EXPECT_EQ(last_produced, kTotal);
+  EXPECT_EQ(last_flushed, kTotal);
+  EXPECT_EQ(last_acks, kTotal);
+  EXPECT_GE(last_delivered, kTotal);
+}
+
 }  // namespace
 }  // namespace ironbus::server
