@@ -219,8 +219,9 @@ void Producer(Shared& sh, uint32_t index) {
 // How many records the consumers should see before they stop; 0 = not known yet.
 uint64_t ConsumeTarget(const Shared& sh) {
   if (sh.mode == Mode::kSubscribe) return sh.flags->count;  // 0 in duration mode: until the deadline
-  if (sh.flags->count > 0) return sh.flags->count;
-  return sh.producers_done ? sh.acked.load() : 0;
+  // Once the producers are done, exactly what was acked (a refused publish is never delivered).
+  if (sh.producers_done) return sh.acked.load();
+  return sh.flags->count;  // 0 in duration mode: not known yet
 }
 
 void Consumer(Shared& sh) {

@@ -5,6 +5,7 @@
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -17,21 +18,24 @@ using asio::experimental::as_tuple;
 using tcp = asio::ip::tcp;
 
 constexpr std::string_view kTextType = "text/plain; charset=utf-8";
+constexpr std::chrono::milliseconds kLinger{1'000};
+constexpr size_t kMaxDiscardBytes = 64 * 1024;
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 
 struct Conn {
   explicit Conn(tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
   tcp::socket socket;
   asio::steady_timer deadline;
-  bool timed_out = false;
 
-  // Arms the deadline: when it passes, the socket closes and the pending read or write fails.
-  static void Arm(const std::shared_ptr<Conn>& conn, std::chrono::milliseconds timeout) {
+  // Arms the deadline: when it passes, `*counter` (if any) goes up, then the socket closes and
+  // the pending read or write fails. The counter moves first, so whoever sees the close sees it.
+  static void Arm(const std::shared_ptr<Conn>& conn, std::chrono::milliseconds timeout,
+                  std::atomic<uint64_t>* counter) {
     conn->deadline.expires_after(timeout);
-    conn->deadline.async_wait([weak = std::weak_ptr<Conn>(conn)](const asio::error_code& ec) {
+    conn->deadline.async_wait([weak = std::weak_ptr<Conn>(conn), counter](const asio::error_code& ec) {
       if (ec) return;  // re-armed or cancelled
       if (auto c = weak.lock()) {
-        c->timed_out = true;
+        if (counter != nullptr) (*counter)++;
         asio::error_code ignored;
         c->socket.close(ignored);
       }
@@ -131,15 +135,12 @@ struct HealthServer::Impl {
   asio::awaitable<void> Serve(std::shared_ptr<Conn> conn) {
     std::string head;
     std::array<char, 2048> chunk;
-    Conn::Arm(conn, options.read_timeout);
+    Conn::Arm(conn, options.read_timeout, &timed_out);
     Response response;
     bool have_response = false;
     while (!have_response) {
       auto [ec, n] = co_await conn->socket.async_read_some(asio::buffer(chunk), as_tuple(use_awaitable));
-      if (ec) {
-        if (conn->timed_out) timed_out++;
-        co_return;  // closed by the peer, or cut by the deadline
-      }
+      if (ec) co_return;  // closed by the peer, or cut by the deadline
       head.append(chunk.data(), n);
       const size_t end = HeadEnd(head);
       if (end != std::string::npos && end <= options.max_request_bytes) {
@@ -153,13 +154,21 @@ struct HealthServer::Impl {
     }
     requests++;
     const std::string bytes = Serialize(response);
-    Conn::Arm(conn, options.write_timeout);
+    Conn::Arm(conn, options.write_timeout, &timed_out);
     auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(bytes), as_tuple(use_awaitable));
     (void)n;
-    if (ec && conn->timed_out) timed_out++;
-    conn->deadline.cancel();
+    if (ec) co_return;
+    // Close gracefully: FIN, then discard what the client still sends (the rest of an oversized
+    // head) until it closes, for a short while, so the answer is not lost to a reset.
     asio::error_code ignored;
-    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+    Conn::Arm(conn, std::min<std::chrono::milliseconds>(options.write_timeout, kLinger), nullptr);
+    for (size_t discarded = 0; discarded < kMaxDiscardBytes;) {
+      auto [read_ec, got] = co_await conn->socket.async_read_some(asio::buffer(chunk), as_tuple(use_awaitable));
+      if (read_ec) break;
+      discarded += got;
+    }
+    conn->deadline.cancel();
     conn->socket.close(ignored);
   }
 

@@ -10,7 +10,9 @@
 //                 frozen, shutting down, connection cap or append queue full).
 //   GET /metrics  200, Prometheus text format 0.0.4 (RenderPrometheus of the snapshot).
 //   other path    404; a method other than GET, or a malformed request line: 405.
-// One request per connection (the response carries Connection: close).
+// One request per connection (the response carries Connection: close); after the answer the
+// server sends FIN and discards input until the client closes (at most 1 s or 64 KiB), so the
+// answer to an oversized request is not lost to a reset.
 //
 // Bounds: at most max_connections connections at once (one more is accepted and closed at
 // once); a request head over max_request_bytes gets 431 and the connection closes; a client
