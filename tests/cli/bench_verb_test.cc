@@ -9,6 +9,7 @@
 #include <string>
 
 #include "e2e/e2e_test_util.h"
+#include "server/http_test_util.h"
 
 namespace ironbus::cli {
 namespace {
@@ -122,6 +123,46 @@ TEST_F(BenchVerb, WithoutAddrItRunsAPrivateBrokerAndDeletesItsDataDir) {
   EXPECT_EQ(j["consumed"], 100);
   EXPECT_TRUE(j["ok"].get<bool>());
   EXPECT_TRUE(std::filesystem::is_empty(tmp)) << "the private data dir is deleted";
+}
+
+// The value of one sample line ("name value" or "name{labels} value"), -1 when absent.
+double MetricValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST(BenchVerbHealth, MetricsOfARealServeMatchTheBenchCounts) {
+  io::testing::TempDir scratch;
+  Broker broker(scratch.path() + "/data", scratch.path(), {"--health-addr", "127.0.0.1:0"});
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.output() << broker.errors();
+  const std::string out = broker.output();
+  const std::string marker = "ironbus health endpoints on 127.0.0.1:";
+  const size_t at = out.find(marker);
+  ASSERT_NE(at, std::string::npos) << out;
+  const auto health_port = static_cast<uint16_t>(std::stoi(out.substr(at + marker.size())));
+  EXPECT_EQ(server::testing::HttpGet(health_port, "/readyz").status, 200);
+
+  RunResult r = e2e::RunIronbus("bench --addr " + addr + " --i-understand-this-is-live --json --count 200 --pubwindow 8 --group g1",
+                                scratch.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_EQ(j["produced"], 200);
+
+  const auto metrics = server::testing::HttpGet(health_port, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  const std::string& m = metrics.body;
+  EXPECT_EQ(MetricValue(m, "ironbus_produced_total"), 200) << m;
+  EXPECT_EQ(MetricValue(m, "ironbus_flushed_offset"), 200);
+  EXPECT_EQ(MetricValue(m, "ironbus_acks_total"), 200);
+  EXPECT_GE(MetricValue(m, "ironbus_delivered_total"), 200);
+  EXPECT_EQ(MetricValue(m, "ironbus_group_consumer_lag{group=\"g1\"}"), 0);
+  EXPECT_EQ(MetricValue(m, "ironbus_group_committed_offset{group=\"g1\"}"), 200);
+  EXPECT_GT(MetricValue(m, "ironbus_fsyncs_total"), 0);
+  EXPECT_GT(MetricValue(m, "ironbus_fsync_duration_seconds_count"), 0);
+  EXPECT_EQ(MetricValue(m, "ironbus_writer_healthy"), 1);
+  EXPECT_GT(MetricValue(m, "ironbus_produced_bytes_total"), 200 * 256 - 1);
+  EXPECT_EQ(broker.Stop(), 0);
 }
 
 TEST_F(BenchVerb, UsageAndUnreachable) {

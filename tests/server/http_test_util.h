@@ -1,15 +1,17 @@
-// A tiny blocking HTTP/1.1 client for the health server tests, on broker_test_util.h's RawConn
-// socket, with poll() deadlines, so a broken server fails a test instead of hanging it.
+// A tiny blocking HTTP/1.1 client for the health endpoint tests (server and cli), with poll()
+// deadlines, so a broken server fails a test instead of hanging it. POSIX sockets only, so the
+// cli tests can use it without asio.
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
-
-#include "server/broker_test_util.h"
 
 namespace ironbus::server::testing {
 
@@ -22,10 +24,24 @@ struct HttpReply {
 
 class HttpConn {
  public:
-  explicit HttpConn(uint16_t port) : conn_(port) {}
+  explicit HttpConn(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    int one = 1;  // small writes leave as their own segments (split-request tests)
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  ~HttpConn() { ::close(fd_); }
+  HttpConn(const HttpConn&) = delete;
+  HttpConn& operator=(const HttpConn&) = delete;
 
-  bool connected() const { return conn_.connected(); }
-  bool Send(const std::string& bytes) { return conn_.Send(AsBytes(bytes)); }
+  bool connected() const { return connected_; }
+  // A blocking send queues all of a test request (a few KiB at most) in one call.
+  bool Send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
   // Everything until the server closes (or the deadline); `timed_out` when it never closed.
   std::string ReadAll(int timeout_ms, bool* timed_out = nullptr) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -34,13 +50,13 @@ class HttpConn {
     for (;;) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-      pollfd p{conn_.fd(), POLLIN, 0};
+      pollfd p{fd_, POLLIN, 0};
       if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) {
         if (timed_out) *timed_out = true;
         return out;
       }
       char buf[16 * 1024];
-      const ssize_t n = ::recv(conn_.fd(), buf, sizeof(buf), 0);
+      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
       if (n <= 0) return out;
       out.append(buf, static_cast<size_t>(n));
     }
@@ -59,7 +75,8 @@ class HttpConn {
   }
 
  private:
-  RawConn conn_;  // the socket; its frame reader is not used
+  int fd_ = -1;
+  bool connected_ = false;
 };
 
 inline HttpReply HttpGet(uint16_t port, const std::string& path, const std::string& method = "GET") {
