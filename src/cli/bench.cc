@@ -23,7 +23,9 @@
 // Without --addr, bench spawns a private broker (this binary's `serve`) on a fresh
 // $TMPDIR/ironbus-bench-XXXXXX data dir and a free loopback port, stops it with SIGTERM after
 // the run and deletes the directory; a failed delete is reported with the path (exit 70).
-// Not built yet: --storage memory, --no-fsync, --stream, --fire-and-forget, the reproduce line.
+// --fire-and-forget (publish mode, window 1) sends level-0 publishes: no acks, so no latency,
+// and "produced" counts what was handed to the socket.
+// Not built yet: --storage memory, --no-fsync, --stream, the reproduce line.
 //
 // Exit: 0; 1 usage; 5 the broker cannot be reached or dropped the connection; 70 the broker
 // refused publishes or a consumer call failed.
@@ -74,6 +76,7 @@ struct BenchFlags {
   uint32_t fetch_batch = 256;
   std::string group;
   std::string storage = "disk";
+  bool fire_and_forget = false;
   bool json = false;
 };
 
@@ -198,6 +201,19 @@ void Producer(Shared& sh, uint32_t index) {
     }
     if (batch.empty()) break;
     sh.sent += batch.size();
+    if (f.fire_and_forget) {
+      // Level 0: handed to the socket, never answered; "produced" counts what was sent.
+      for (const client::PublishRequest& r : batch) {
+        if (Status st = (*client)->PublishFireAndForget(r); !st.ok()) {
+          sh.publish_errors += 1;
+          sh.Fail(st);
+          more = false;
+          break;
+        }
+        sh.acked += 1;
+      }
+      continue;
+    }
     const auto results = (*client)->PublishWindow(batch, f.pubwindow);
     const uint64_t done_ns = NowNs();
     for (size_t i = 0; i < results.size(); ++i) {
@@ -398,6 +414,9 @@ int RunBench(BenchFlags f) {
   if (!f.addr.empty() && !f.live) {
     return Fail("bench", false, kExitUsage, "targeting a broker with --addr needs --i-understand-this-is-live");
   }
+  if (f.fire_and_forget && (mode != Mode::kPublish || f.pubwindow > 1)) {
+    return Fail("bench", false, kExitUsage, "--fire-and-forget needs --mode publish and --pubwindow 1");
+  }
   if (f.storage != "disk") {
     return Fail("bench", false, kExitUsage, f.storage == "memory" ? "--storage memory is not built yet" : "--storage must be disk or memory");
   }
@@ -516,6 +535,7 @@ int RunBench(BenchFlags f) {
                         {"producers", publishing ? f.producers : 0},
                         {"consumers", consuming ? f.consumers : 0},
                         {"pubwindow", f.pubwindow},
+                        {"fire_and_forget", f.fire_and_forget},
                         {"payload_bytes", payload_bytes},
                         {"group", consuming ? nlohmann::json(f.group) : nlohmann::json(nullptr)},
                         {"produced", produced},
@@ -576,6 +596,8 @@ void RegisterBench(CLI::App& app, int* exit_code) {
   bench->add_option("--pubwindow", flags->pubwindow, "Pubs in flight per producer (default 1)");
   bench->add_option("--fetch-batch", flags->fetch_batch, "Records asked per fetch (default 256)");
   bench->add_option("--group", flags->group, "Consumer group (default a fresh ironbus-bench-<random>)");
+  bench->add_flag("--fire-and-forget", flags->fire_and_forget,
+                  "Publish mode: level-0 publishes (no acks, no latency); needs --pubwindow 1");
   bench->add_flag("--json", flags->json, "One ironbus.cli.bench.v1 object on stdout");
   bench->callback([flags, exit_code] { *exit_code = RunBench(*flags); });
 }

@@ -99,6 +99,22 @@ TEST_F(BenchVerb, OpenLoopRateAndDurationBound) {
   ExpectLatencyFields(j);
 }
 
+TEST_F(BenchVerb, FireAndForgetSendsWithoutAcks) {
+  const auto j = BenchJson("--mode publish --fire-and-forget --count 100");
+  EXPECT_EQ(j["fire_and_forget"], true);
+  EXPECT_EQ(j["produced"], 100);
+  EXPECT_TRUE(j["latency_p50_us"].is_null()) << "no acks, no latency";
+  // The broker appended them: a subscribe run reads 100 records.
+  const auto sub = BenchJson("--mode subscribe --count 100");
+  EXPECT_EQ(sub["consumed"], 100);
+  EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --fire-and-forget").exit_code, 1)
+      << "round-trip mode";
+  EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --mode pub --fire-and-forget "
+                "--pubwindow 4")
+                .exit_code,
+            1);
+}
+
 TEST_F(BenchVerb, HumanSummaryAndProgressLine) {
   RunResult r = Run("bench --addr " + addr_ + " --i-understand-this-is-live --duration 1.5 --mode pub");
   ASSERT_EQ(r.exit_code, 0) << r.err;
