@@ -184,11 +184,15 @@ struct HealthServer::Impl {
   }
 
   asio::awaitable<void> AcceptLoop() {
+    asio::steady_timer backoff(io);
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(as_tuple(use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        continue;  // EMFILE and friends: try the next one
+        // EMFILE and friends: pause instead of spinning, then try the next one.
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(as_tuple(use_awaitable));
+        continue;
       }
       if (open >= options.max_connections) {
         refused++;
