@@ -271,6 +271,8 @@ std::vector<std::pair<std::string, queue::GroupStats>> Broker::GroupStatsSnapsho
   return waiter->value ? std::move(*waiter->value) : Snapshot{};
 }
 
+void Broker::PostProbe(std::function<void()> done) { asio::post(impl_->io, std::move(done)); }
+
 void Broker::NotifyAppended() {
   if (impl_->shared->consume) impl_->shared->consume->NotifyAppended();
 }

@@ -135,6 +135,10 @@ class Broker {
   // `timeout` for it and returns nothing when it did not answer (or the broker is stopped).
   // For the metrics scrape; never call it from an io thread.
   std::vector<std::pair<std::string, queue::GroupStats>> GroupStatsSnapshot(std::chrono::milliseconds timeout) const;
+  // Runs `done` on an io thread as soon as one is free: the /healthz liveness probe (an io
+  // context that cannot run it within the window is not making progress). After Stop() it
+  // never runs. Any thread; never blocks.
+  void PostProbe(std::function<void()> done);
   // The readable head may have moved: wakes long-polling consumers. Any thread; cheap.
   void NotifyAppended();
 

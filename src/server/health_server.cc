@@ -87,6 +87,18 @@ size_t HeadEnd(std::string_view data) {
 
 }  // namespace
 
+// One liveness probe in flight at a time; shared with the probe callback, which may run on the
+// broker's thread after the server is gone.
+struct Liveness {
+  std::atomic<bool> waiting{false};
+  std::atomic<int64_t> sent_ns{0};  // steady clock, when the waiting probe was sent
+};
+
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct HealthServer::Impl {
   HealthOptions options;
   HealthSources sources;
@@ -97,6 +109,7 @@ struct HealthServer::Impl {
   uint16_t port = 0;
   bool stopped = false;
 
+  std::shared_ptr<Liveness> liveness = std::make_shared<Liveness>();
   size_t open = 0;  // health thread only
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> refused{0};
@@ -117,6 +130,10 @@ struct HealthServer::Impl {
     std::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (method != "GET") return {405, kTextType, "only GET is supported\n"};
     path = path.substr(0, path.find('?'));
+    if (path == "/healthz" && sources.probe && options.liveness_window.count() > 0 && liveness->waiting &&
+        SteadyNowNs() - liveness->sent_ns >= std::chrono::nanoseconds(options.liveness_window).count()) {
+      return {503, kTextType, "no event-loop progress\n"};
+    }
     if (path == "/livez" || path == "/healthz") return {200, kTextType, "ok\n"};
     if (path == "/readyz" || path == "/metrics") {
       MetricsSnapshot snapshot;
@@ -181,6 +198,20 @@ struct HealthServer::Impl {
     asio::error_code ignored;
     conn->socket.close(ignored);
     open--;
+  }
+
+  // Sends a liveness probe whenever none is waiting, every 250 ms.
+  asio::awaitable<void> ProbeLoop() {
+    asio::steady_timer tick(io);
+    for (;;) {
+      if (!liveness->waiting.exchange(true)) {
+        liveness->sent_ns = SteadyNowNs();
+        sources.probe([l = liveness] { l->waiting = false; });
+      }
+      tick.expires_after(std::chrono::milliseconds(250));
+      auto [ec] = co_await tick.async_wait(as_tuple(use_awaitable));
+      if (ec) co_return;
+    }
   }
 
   asio::awaitable<void> AcceptLoop() {
@@ -267,6 +298,7 @@ Result<std::unique_ptr<HealthServer>> HealthServer::Start(HealthOptions options,
 
   Impl* raw = impl.get();
   asio::co_spawn(raw->io, [raw] { return raw->AcceptLoop(); }, asio::detached);
+  if (raw->sources.probe) asio::co_spawn(raw->io, [raw] { return raw->ProbeLoop(); }, asio::detached);
   raw->thread = std::thread([raw] {
     for (;;) {
       try {

@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "client/client.h"
 #include "server/broker_test_util.h"
@@ -39,7 +42,11 @@ struct BrokerWithHealth {
     sources.groups = &h.groups();
     sources.max_connections = 256;
     sources.version = "test";
-    health = StartOrDie(options, [this] { return CollectMetrics(sources); });
+    HealthSources hs{[this] { return CollectMetrics(sources); },
+                     [this](std::function<void()> done) { h.broker().PostProbe(std::move(done)); }};
+    auto started = HealthServer::Start(options, hs);
+    EXPECT_TRUE(started.ok()) << started.status().ToString();
+    if (started.ok()) health = std::move(*started);
   }
   BrokerHarness h;
   MetricsSources sources;
@@ -58,6 +65,36 @@ TEST(HealthServer, LivezAndHealthzAnswerOk) {
     EXPECT_NE(r.head.find("Content-Length: 3"), std::string::npos);
   }
   EXPECT_EQ(server->stats().requests, 3u);
+}
+
+TEST(HealthServer, HealthzTurns503WhenTheEventLoopStopsAnsweringProbes) {
+  std::mutex mu;
+  std::vector<std::function<void()>> held;  // probes the "event loop" has not run yet
+  std::atomic<bool> stalled{false};
+  HealthOptions o;
+  o.liveness_window = std::chrono::milliseconds(300);
+  HealthSources sources{Healthy, [&](std::function<void()> done) {
+                          if (!stalled) return done();
+                          std::lock_guard<std::mutex> lock(mu);
+                          held.push_back(std::move(done));
+                        }};
+  auto server = HealthServer::Start(o, sources);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_EQ(HttpGet((*server)->port(), "/healthz").status, 200);
+  stalled = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const auto stuck = HttpGet((*server)->port(), "/healthz");
+  EXPECT_EQ(stuck.status, 503);
+  EXPECT_EQ(stuck.body, "no event-loop progress\n");
+  EXPECT_EQ(HttpGet((*server)->port(), "/livez").status, 200) << "the process itself still answers";
+  stalled = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& f : held) f();  // the loop caught up
+    held.clear();
+  }
+  EXPECT_EQ(HttpGet((*server)->port(), "/healthz").status, 200);
+  (*server)->Stop();
 }
 
 TEST(HealthServer, UnknownPathIs404AndOtherMethodsAre405) {
@@ -176,6 +213,7 @@ TEST(HealthServer, OptionsFromTheHealthAddrFlag) {
 TEST(HealthServer, ReadyzOnAHealthyBrokerThen503WithTheReasonWhenTheLogFreezes) {
   BrokerWithHealth b;
   ASSERT_NE(b.health, nullptr);
+  EXPECT_EQ(HttpGet(b.health->port(), "/healthz").status, 200) << "a real broker answers its probes";
   auto ready = HttpGet(b.health->port(), "/readyz");
   EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(ready.body, "ready\n");
