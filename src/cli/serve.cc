@@ -5,6 +5,7 @@
 // the listening address, data directory, recovery summary and materialized-config line, and runs
 // until SIGINT or SIGTERM; SIGHUP re-reads the config file and reports what changed (Reload).
 // On a stop signal it stops accepting, answers what it received, syncs, closes and exits 0.
+#include <netdb.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -211,6 +212,15 @@ int RunServe(const ServeArgs& args) {
     auto parsed = server::HealthOptions::FromAddress(cfg.health_addr, cfg.health_allow_public);
     if (!parsed.ok()) return Usage("--health-addr: " + parsed.status().message());
     health_options = *parsed;
+    // An address that resolves to nothing is a configuration error (exit 1, spec 4.9), found
+    // here before any listener opens rather than by the health server after the broker's.
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(health_options->host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+      return Usage("--health-addr " + cfg.health_addr + ": " + health_options->host + " resolves to nothing");
+    }
+    freeaddrinfo(found);
   }
 
   const std::string& dir = cfg.data_dir;

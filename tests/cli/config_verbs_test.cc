@@ -161,6 +161,11 @@ TEST_F(ConfigVerbs, ServeHealthAddrFromTheFileStartsTheHealthListener) {
   const RunResult refused = Run("serve --data-dir " + scratch_.path() + "/data --health-addr 10.1.2.3:9090");
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("pass --health-allow-public"), std::string::npos) << refused.err;
+  const RunResult unresolvable = Run("serve --data-dir " + scratch_.path() + "/data2 --addr 127.0.0.1:0 " +
+                                     "--health-addr nosuchhost.invalid:9090 --health-allow-public");
+  EXPECT_EQ(unresolvable.exit_code, 1) << unresolvable.err;
+  EXPECT_EQ(unresolvable.out, "");  // refused before the wire listener opened
+  EXPECT_NE(unresolvable.err.find("resolves to nothing"), std::string::npos) << unresolvable.err;
 }
 
 TEST_F(ConfigVerbs, ServeRefusesABadConfigFile) {
