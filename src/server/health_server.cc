@@ -263,6 +263,30 @@ Result<HealthOptions> HealthOptions::FromAddress(std::string_view addr, bool all
   return o;
 }
 
+namespace {
+
+// Resolves the address and applies the bind rule; the endpoint to bind.
+Result<tcp::endpoint> ResolveHealthAddress(const HealthOptions& o) {
+  const std::string where = o.host + ":" + std::to_string(o.port);
+  asio::io_context io;
+  asio::error_code ec;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(o.host, std::to_string(o.port), ec);
+  if (ec || results.empty()) return Status::InvalidArgument("health address " + where + " resolves to nothing");
+  for (const auto& entry : results) {
+    if (!entry.endpoint().address().is_loopback() && !o.allow_public) {
+      return Status::InvalidArgument("health address " + where + " is not loopback (" +
+                                     entry.endpoint().address().to_string() +
+                                     "); the health listener is unauthenticated: pass --health-allow-public to bind it");
+    }
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+Status HealthServer::CheckAddress(const HealthOptions& options) { return ResolveHealthAddress(options).status(); }
+
 Result<std::unique_ptr<HealthServer>> HealthServer::Start(HealthOptions options, HealthSources sources) {
   if (!sources.snapshot) return Status::InvalidArgument("health server needs a snapshot callback");
   if (options.max_connections == 0 || options.max_request_bytes < 64) {
@@ -274,18 +298,10 @@ Result<std::unique_ptr<HealthServer>> HealthServer::Start(HealthOptions options,
   const HealthOptions& o = impl->options;
   const std::string where = o.host + ":" + std::to_string(o.port);
 
+  auto resolved = ResolveHealthAddress(o);
+  if (!resolved.ok()) return resolved.status();
   asio::error_code ec;
-  tcp::resolver resolver(impl->io);
-  auto results = resolver.resolve(o.host, std::to_string(o.port), ec);
-  if (ec || results.empty()) return Status::InvalidArgument("health address " + where + " resolves to nothing");
-  for (const auto& entry : results) {
-    if (!entry.endpoint().address().is_loopback() && !o.allow_public) {
-      return Status::InvalidArgument("health address " + where + " is not loopback (" +
-                                     entry.endpoint().address().to_string() +
-                                     "); the health listener is unauthenticated: pass --health-allow-public to bind it");
-    }
-  }
-  const tcp::endpoint endpoint = results.begin()->endpoint();
+  const tcp::endpoint endpoint = *resolved;
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);

@@ -76,6 +76,9 @@ struct HealthStats {
 
 class HealthServer {
  public:
+  // The bind rule alone (resolve, every address loopback unless allow_public), without binding:
+  // lets serve refuse a bad --health-addr with exit 1 before any listener opens.
+  static Status CheckAddress(const HealthOptions& options);
   // Resolves, checks the bind rule, binds, listens and starts the health thread.
   static Result<std::unique_ptr<HealthServer>> Start(HealthOptions options, HealthSources sources);
   ~HealthServer();  // Stop()

@@ -181,8 +181,14 @@ TEST(HealthServer, NonLoopbackBindIsRefusedUnlessAllowed) {
   EXPECT_NE(refused.status().message().find("not loopback"), std::string::npos) << refused.status().ToString();
   o.host = "no-such-host.invalid";
   EXPECT_FALSE(HealthServer::Start(o, HealthSources{Healthy}).ok());
+  EXPECT_EQ(HealthServer::CheckAddress(o).code(), StatusCode::kInvalidArgument) << "resolves to nothing";
+  o.host = "0.0.0.0";
+  EXPECT_EQ(HealthServer::CheckAddress(o).code(), StatusCode::kInvalidArgument) << "not loopback";
+  o.host = "127.0.0.1";
+  EXPECT_TRUE(HealthServer::CheckAddress(o).ok());
   o.host = "0.0.0.0";
   o.allow_public = true;
+  EXPECT_TRUE(HealthServer::CheckAddress(o).ok());
   auto allowed = HealthServer::Start(o, HealthSources{Healthy});
   ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
   EXPECT_EQ(HttpGet((*allowed)->port(), "/livez").status, 200);
