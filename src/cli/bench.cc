@@ -25,6 +25,8 @@
 // the run and deletes the directory; a failed delete is reported with the path (exit 70).
 // --fire-and-forget (publish mode, window 1) sends level-0 publishes: no acks, so no latency,
 // and "produced" counts what was handed to the socket.
+// With the private broker (started with --health-addr 127.0.0.1:0) the mean fdatasync cost over
+// the run comes from its /metrics (ironbus_fsync_duration_seconds before and after).
 // Not built yet: --storage memory, --no-fsync, --stream, the reproduce line.
 //
 // Exit: 0; 1 usage; 5 the broker cannot be reached or dropped the connection; 70 the broker
@@ -35,16 +37,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <asio.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <optional>
-#include <sstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -350,16 +354,18 @@ class PrivateBroker {
         ::_exit(127);
       }
       ::execl("/proc/self/exe", "ironbus", "serve", "--data-dir", data.c_str(), "--addr", "127.0.0.1:0",
-              static_cast<char*>(nullptr));
+              "--health-addr", "127.0.0.1:0", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     const std::string marker = "ironbus listening on ";
     for (int i = 0; i < 1200; ++i) {  // up to 30 s
       const std::string banner = ReadFile(out);
       const size_t at = banner.find(marker);
-      if (at != std::string::npos && banner.find('\n', at) != std::string::npos) {
+      const size_t health_at = banner.find(kHealthMarker);
+      if (at != std::string::npos && health_at != std::string::npos && banner.find('\n', health_at) != std::string::npos) {
         const size_t end = banner.find(',', at);
         addr_ = banner.substr(at + marker.size(), end - at - marker.size());
+        health_port_ = static_cast<uint16_t>(std::strtoul(banner.c_str() + health_at + kHealthMarker.size(), nullptr, 10));
         return Status::Ok();
       }
       int status = 0;
@@ -400,12 +406,39 @@ class PrivateBroker {
   }
 
   const std::string& addr() const { return addr_; }
+  uint16_t health_port() const { return health_port_; }
 
  private:
   pid_t pid_ = -1;
   std::string dir_;
   std::string addr_;
+  uint16_t health_port_ = 0;
+  static constexpr std::string_view kHealthMarker = "ironbus health endpoints on 127.0.0.1:";
 };
+
+// The private broker's fdatasync totals, from its /metrics (ironbus_fsync_duration_seconds).
+struct FsyncTotals {
+  bool ok = false;
+  double sum_s = 0;
+  double count = 0;
+};
+
+FsyncTotals ScrapeFsync(uint16_t health_port) {
+  FsyncTotals t;
+  asio::ip::tcp::iostream http("127.0.0.1", std::to_string(health_port));
+  if (!http) return t;
+  http.expires_after(std::chrono::seconds(5));
+  http << "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" << std::flush;
+  const std::string text((std::istreambuf_iterator<char>(http)), std::istreambuf_iterator<char>());
+  auto value = [&text](const std::string& series, double* out) {
+    const size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return false;
+    *out = std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+    return true;
+  };
+  t.ok = value("ironbus_fsync_duration_seconds_sum", &t.sum_s) && value("ironbus_fsync_duration_seconds_count", &t.count);
+  return t;
+}
 
 int RunBench(BenchFlags f) {
   Mode mode;
@@ -451,6 +484,7 @@ int RunBench(BenchFlags f) {
     if (!probe.ok()) return Fail("bench", f.json, ExitFor(probe.status()), "cannot reach the broker: " + probe.status().message());
   }
 
+  const FsyncTotals fsync_before = own ? ScrapeFsync(own->health_port()) : FsyncTotals{};
   const bool publishing = mode != Mode::kSubscribe;
   const bool consuming = mode != Mode::kPublish;
   sh.start = Steady::now();
@@ -499,6 +533,14 @@ int RunBench(BenchFlags f) {
   }
   producers_joiner.join();
   const double elapsed_s = std::chrono::duration<double>(Steady::now() - sh.start).count();
+  // Mean fdatasync cost over the run: only the private broker's, whose metrics we can read.
+  std::optional<double> fsync_cost_us;
+  if (own && fsync_before.ok) {
+    const FsyncTotals after = ScrapeFsync(own->health_port());
+    if (after.ok && after.count > fsync_before.count) {
+      fsync_cost_us = (after.sum_s - fsync_before.sum_s) / (after.count - fsync_before.count) * 1e6;
+    }
+  }
   if (own) {
     // A failed cleanup is a failed bench (exit 70), reported with the path.
     if (Status st = own->Stop(); !st.ok()) {
@@ -549,8 +591,8 @@ int RunBench(BenchFlags f) {
                                                      : nlohmann::json(nullptr)},
                         {"publish_latency", LatencyJson(sh.publish_latency)},
                         {"end_to_end_latency", LatencyJson(sh.e2e_latency)},
-                        {"fsync_cost_us", nullptr},
-                        {"fsync_measured", false},
+                        {"fsync_cost_us", fsync_cost_us ? nlohmann::json(*fsync_cost_us) : nlohmann::json(nullptr)},
+                        {"fsync_measured", fsync_cost_us.has_value()},
                         {"storage", own ? "disk" : "external"},
                         {"ok", exit_code == kExitOk},
                         {"exit_code", exit_code}};
@@ -571,6 +613,7 @@ int RunBench(BenchFlags f) {
                 static_cast<unsigned long long>(consumed), elapsed_s, msgs_per_sec, mb_per_sec);
     if (sh.publish_latency.count() > 0) std::printf("%s\n", LatencyLine("publish ack", sh.publish_latency).c_str());
     if (sh.e2e_latency.count() > 0) std::printf("%s\n", LatencyLine("end-to-end", sh.e2e_latency).c_str());
+    if (fsync_cost_us) std::printf("mean fsync cost: %.1f us (private broker)\n", *fsync_cost_us);
     if (exit_code != kExitOk) std::fprintf(stderr, "error: %s\n", error.c_str());
   }
   return exit_code;

@@ -135,6 +135,8 @@ TEST_F(BenchVerb, WithoutAddrItRunsAPrivateBrokerAndDeletesItsDataDir) {
   auto j = nlohmann::json::parse(e2e::Slurp(scratch_.path() + "/bench.out"), nullptr, false);
   ASSERT_FALSE(j.is_discarded());
   EXPECT_EQ(j["storage"], "disk");
+  EXPECT_TRUE(j["fsync_measured"].get<bool>()) << j.dump();
+  EXPECT_GT(j["fsync_cost_us"].get<double>(), 0.0);
   EXPECT_EQ(j["produced"], 100);
   EXPECT_EQ(j["consumed"], 100);
   EXPECT_TRUE(j["ok"].get<bool>());
