@@ -5,7 +5,6 @@
 // the listening address, data directory, recovery summary and materialized-config line, and runs
 // until SIGINT or SIGTERM; SIGHUP re-reads the config file and reports what changed (Reload).
 // On a stop signal it stops accepting, answers what it received, syncs, closes and exits 0.
-#include <netdb.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -212,15 +211,12 @@ int RunServe(const ServeArgs& args) {
     auto parsed = server::HealthOptions::FromAddress(cfg.health_addr, cfg.health_allow_public);
     if (!parsed.ok()) return Usage("--health-addr: " + parsed.status().message());
     health_options = *parsed;
-    // An address that resolves to nothing is a configuration error (exit 1, spec 4.9), found
-    // here before any listener opens rather than by the health server after the broker's.
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(health_options->host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-      return Usage("--health-addr " + cfg.health_addr + ": " + health_options->host + " resolves to nothing");
+    health_options->liveness_window = std::chrono::milliseconds(cfg.health_liveness_window_ms);
+    // An address that does not resolve, or a public one without --health-allow-public, is a
+    // configuration error (exit 1, spec 4.9), found here before any listener opens.
+    if (Status s = server::HealthServer::CheckAddress(*health_options); !s.ok()) {
+      return Usage("--health-addr " + cfg.health_addr + ": " + s.message());
     }
-    freeaddrinfo(found);
   }
 
   const std::string& dir = cfg.data_dir;
@@ -287,7 +283,9 @@ int RunServe(const ServeArgs& args) {
     metrics_sources.start_time_unix_s = static_cast<int64_t>(std::time(nullptr));
     metrics_sources.shutting_down = [&shutting_down] { return shutting_down.load(); };
     auto started = server::HealthServer::Start(
-        *health_options, server::HealthSources{[&metrics_sources] { return server::CollectMetrics(metrics_sources); }});
+        *health_options,
+        server::HealthSources{[&metrics_sources] { return server::CollectMetrics(metrics_sources); },
+                              [&broker](std::function<void()> done) { broker.PostProbe(std::move(done)); }});
     if (!started.ok()) return Fail("serve", json, kExitInternal, "--health-addr: " + started.status().message());
     health = std::move(*started);
   }
