@@ -152,5 +152,19 @@ TEST_F(ConfigTest, ProfileKeyMustBeAString) {
   EXPECT_NE(l.errors[0].find("ironbus.toml:1:"), std::string::npos) << l.errors[0];
 }
 
+TEST_F(ConfigTest, CharactersTheTomlParserMishandlesAreRefusedWithTheirPositionNotParsed) {
+  // U+03B4 in a table name, U+FE7F in a comment, U+00E9 in a value: toml++ 3.3.0 reaches
+  // __builtin_unreachable() on these (fuzz/config_fuzz found it); each is a clear error.
+  for (const std::string& text : {std::string("[re\xce\xb4t]\n"), std::string("# \xef\xb9\xbf\n[storage]\n"),
+                                 std::string("[storage]\ndata_dir = \"/caf\xc3\xa9\"\n")}) {
+    const Loaded l = LoadWith(text);
+    ASSERT_FALSE(l.ok()) << text;
+    EXPECT_NE(l.errors[0].find("is not accepted in a config file"), std::string::npos) << l.errors[0];
+    EXPECT_NE(l.errors[0].find("ironbus.toml:"), std::string::npos) << l.errors[0];
+  }
+  // Other non-ASCII text inside strings and comments is fine.
+  EXPECT_TRUE(LoadWith("# \xe2\x9c\x93 ok\n[storage]\ndata_dir = \"/data/\xe2\x9c\x93\"\n").ok());
+}
+
 }  // namespace
 }  // namespace ironbus::config
