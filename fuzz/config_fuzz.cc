@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -59,6 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   const config::Loaded loaded = config::Load(inputs);  // parses every layer, then validates
+  if (!inputs.config_path.empty()) std::remove(inputs.config_path.c_str());
   if (loaded.ok()) {
     // A config that passed is one the RAM guard accepts and one serve can start with.
     Check(config::EstimateRam(loaded.config).fits());
