@@ -212,6 +212,7 @@ int RunServe(const ServeArgs& args) {
     if (!parsed.ok()) return Usage("--health-addr: " + parsed.status().message());
     health_options = *parsed;
     health_options->liveness_window = std::chrono::milliseconds(cfg.health_liveness_window_ms);
+    health_options->enable_admin = cfg.enable_admin;
     // An address that does not resolve, or a public one without --health-allow-public, is a
     // configuration error (exit 1, spec 4.9), found here before any listener opens.
     if (Status s = server::HealthServer::CheckAddress(*health_options); !s.ok()) {
@@ -307,7 +308,10 @@ int RunServe(const ServeArgs& args) {
     config::Config shown = cfg;
     shown.addr = listen_addr;  // the bound address (port 0 resolved)
     std::cout << config::MaterializedLine(shown) << '\n';
-    if (health) std::cout << "ironbus health endpoints on " << health->address() << " (/healthz, /readyz, /metrics)\n";
+    if (health) {
+      std::cout << "ironbus health endpoints on " << health->address()
+                << (cfg.enable_admin ? " (/healthz, /readyz, /metrics, /admin)\n" : " (/healthz, /readyz, /metrics)\n");
+    }
     std::cout.flush();
   }
   if (log.frozen()) {

@@ -163,7 +163,6 @@ void Validate(Loaded* loaded, bool file_set_retention) {
       {"--max-total-bytes", c.max_total_bytes != 0},
       {"--daily-physical-write-budget-bytes", c.daily_physical_write_budget_bytes != 0},
       {"--group-idle-evict-ms", c.group_idle_evict_ms != 0},
-      {"--enable-admin (/admin)", c.enable_admin},
       {"--commit-gather-us", c.commit_gather_us != 200},
       {"--log-level/--log-format", c.log_level != "info" || c.log_format != "auto"},
       {"--enable-otlp-export", c.enable_otlp_export}};

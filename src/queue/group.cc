@@ -302,6 +302,7 @@ int64_t Group::NextDeadline() const {
 
 GroupStats Group::stats() const {
   GroupStats s = stats_;
+  s.mode = mode_;
   s.committed = cursor_.committed();
   s.ahead_runs = cursor_.ahead_run_count();
   s.leases = leases_.size();

@@ -128,6 +128,7 @@ enum class AckStatus : uint8_t { kFenced = 0, kOk = 1, kCapReached = 2 };  // Ac
 inline constexpr uint64_t kNackUseBackoff = UINT64_MAX;  // Nack delay_ms: use the schedule
 
 struct GroupStats {
+  GroupMode mode = GroupMode::kCompeting;
   uint64_t committed = 0;
   uint64_t ahead_runs = 0;
   uint64_t leases = 0;

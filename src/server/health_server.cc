@@ -10,6 +10,8 @@
 #include <exception>
 #include <thread>
 
+#include "server/admin.h"
+
 namespace ironbus::server {
 namespace {
 
@@ -20,6 +22,7 @@ using tcp = asio::ip::tcp;
 constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 constexpr std::chrono::milliseconds kLinger{1'000};
 constexpr size_t kMaxDiscardBytes = 64 * 1024;
+constexpr std::string_view kJsonType = "application/json";
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
 
 struct Conn {
@@ -57,6 +60,8 @@ std::string_view Reason(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
@@ -135,7 +140,9 @@ struct HealthServer::Impl {
       return {503, kTextType, "no event-loop progress\n"};
     }
     if (path == "/livez" || path == "/healthz") return {200, kTextType, "ok\n"};
-    if (path == "/readyz" || path == "/metrics") {
+    const bool admin = path == "/admin" && options.enable_admin;
+    if (admin && !AdminAcceptable(head)) return {406, kTextType, "only /admin v1 is served\n"};
+    if (path == "/readyz" || path == "/metrics" || admin) {
       MetricsSnapshot snapshot;
       try {
         snapshot = sources.snapshot();
@@ -143,6 +150,7 @@ struct HealthServer::Impl {
         return {500, kTextType, std::string("snapshot failed: ") + e.what() + "\n"};
       }
       if (path == "/metrics") return {200, kMetricsType, RenderPrometheus(snapshot)};
+      if (admin) return {200, kJsonType, RenderAdmin(snapshot)};
       const Readiness r = CheckReadiness(snapshot);
       return {r.ready ? 200 : 503, kTextType, r.reason + "\n"};
     }

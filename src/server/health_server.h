@@ -10,6 +10,8 @@
 //   GET /readyz   200 "ready", else 503 with the reason (CheckReadiness: not recovered, writer
 //                 frozen, shutting down, connection cap or append queue full).
 //   GET /metrics  200, Prometheus text format 0.0.4 (RenderPrometheus of the snapshot).
+//   GET /admin    with enable_admin: 200, the read-only JSON of server/admin.h (406 for an
+//                 explicit non-v1 IronBus admin media type); without it 404 like any unknown path.
 //   other path    404; a method other than GET, or a malformed request line: 405.
 // One request per connection (the response carries Connection: close); after the answer the
 // server sends FIN and discards input until the client closes (at most 1 s or 64 KiB), so the
@@ -52,6 +54,7 @@ struct HealthOptions {
   // /healthz answers 503 "no event-loop progress" once a liveness probe (HealthSources::probe)
   // has been waiting this long (--health-liveness-window-ms); 0 = always 200 while up.
   std::chrono::milliseconds liveness_window{10'000};
+  bool enable_admin = false;  // serve GET /admin (--enable-admin)
 
   // Options for `--health-addr` ("host:port" or "[v6]:port"; port 0 = any free port).
   // InvalidArgument naming the address when it is malformed. The bind rule is checked by Start.

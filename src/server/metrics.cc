@@ -182,6 +182,9 @@ MetricsSnapshot CollectMetrics(const MetricsSources& src) {
     for (auto& [name, gs] : group_stats) {
       GroupMetrics g;
       g.name = name;
+      g.mode = gs.mode == queue::GroupMode::kBroadcast   ? "broadcast"
+               : gs.mode == queue::GroupMode::kKeyShared ? "key_shared"
+                                                         : "competing";
       g.committed_offset = gs.committed;
       g.lag = s.log.durable_offset > gs.committed ? s.log.durable_offset - gs.committed : 0;
       g.in_flight = gs.leases;

@@ -32,6 +32,7 @@ namespace ironbus::server {
 
 struct GroupMetrics {
   std::string name;  // "" = the default group
+  std::string mode;  // "competing" | "key_shared" | "broadcast" (the /admin JSON)
   uint64_t committed_offset = 0;
   uint64_t lag = 0;        // durable head - committed, 0 when committed is ahead
   uint64_t in_flight = 0;  // leased, unacked
