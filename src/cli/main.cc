@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   RegisterPeekAndDump(app, &exit_code);
   RegisterScrubVerifyRepair(app, &exit_code);
   RegisterBench(app, &exit_code);
+  RegisterAdminViews(app, &exit_code);
 
   try {
     app.parse(argc, argv);
