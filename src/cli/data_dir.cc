@@ -12,6 +12,8 @@ std::string DefaultDataDir() {
   return io::JoinPath(io::JoinPath(base, ".local/share"), "ironbus");
 }
 
+std::string ResolvedDataDir(const config::Config& c) { return c.data_dir.empty() ? DefaultDataDir() : c.data_dir; }
+
 Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uint64_t max_segment_bytes) {
   ASSIGN_OR_RETURN(bool is_dir, fs->IsDirectory(dir));
   if (!is_dir) {

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "config/config.h"
 #include "io/file_system.h"
 #include "recovery/recover.h"
 #include "storage/log.h"
@@ -16,6 +17,9 @@ namespace ironbus::cli {
 
 // ${XDG_DATA_HOME:-$HOME/.local/share}/ironbus (DESIGN.md D4).
 std::string DefaultDataDir();
+
+// The data dir the broker uses: the configured one, else DefaultDataDir().
+std::string ResolvedDataDir(const config::Config& c);
 
 struct ReadOnlyLog {
   recovery::Recovered recovered;   // the plan recovery would apply, and the loss report

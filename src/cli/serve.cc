@@ -24,6 +24,7 @@
 #include "cli/data_dir.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "cli/reload.h"
 #include "cli/verbs.h"
 #include "config/config.h"
 #include "io/posix_file_system.h"
@@ -133,52 +134,6 @@ int WaitForStopSignal(const std::function<void()>& on_hup) {
   }
 }
 
-// The data dir the broker uses: the configured one, else the compiled default (D4).
-std::string ResolvedDataDir(const config::Config& c) { return c.data_dir.empty() ? DefaultDataDir() : c.data_dir; }
-
-// SIGHUP (spec 5.6): re-read the file with the env and flags of process start, validate the
-// whole config, refuse any cold change, and report every hot or live change. No running object
-// of this build can take a new value while serving (storage::Log's options are fixed at open,
-// the queue and broker options likewise), so live keys are reported as not applied rather than
-// patched in; the running config stays what is really in effect.
-void Reload(const config::Inputs& inputs, const config::Config& running) {
-  if (inputs.config_path.empty()) {
-    std::cerr << "ironbus: SIGHUP: no configuration file is loaded (--config); nothing to reload\n";
-    return;
-  }
-  config::Loaded next = config::Load(inputs);
-  if (!next.ok()) {
-    std::cerr << "ironbus: SIGHUP: " << inputs.config_path << " rejected; keeping the running config:\n";
-    for (const std::string& e : next.errors) std::cerr << "  " << e << '\n';
-    return;
-  }
-  next.config.data_dir = ResolvedDataDir(next.config);
-  const std::vector<config::Change> changes = config::Diff(running, next.config);
-  if (changes.empty()) {
-    std::cerr << "ironbus: SIGHUP: " << inputs.config_path << " re-read; nothing changed\n";
-    return;
-  }
-  auto label = [](const config::KeySpec& k) { return std::string(k.file_key.empty() ? k.name : k.file_key); };
-  bool cold = false;
-  for (const config::Change& c : changes) {
-    if (c.key->reload == config::Reload::kCold || c.key->reload == config::Reload::kNone) {
-      std::cerr << "ironbus: SIGHUP: cold-key " << label(*c.key) << " changed from " << c.from << " to " << c.to
-                << "; restart required\n";
-      cold = true;
-    }
-  }
-  if (cold) {
-    std::cerr << "ironbus: SIGHUP: reload rejected; the running config is unchanged\n";
-    return;
-  }
-  for (const config::Change& c : changes) {
-    std::cerr << "ironbus: SIGHUP: " << label(*c.key) << " changed from " << c.from << " to " << c.to
-              << (c.key->reload == config::Reload::kLive
-                      ? ": not applied (the running engine cannot change it while serving in this build); "
-                        "takes effect after restart\n"
-                      : ": changed in file, takes effect after restart\n");
-  }
-}
 
 int RunServe(const ServeArgs& args) {
   sigset_t set;
@@ -319,7 +274,7 @@ int RunServe(const ServeArgs& args) {
               << " (run `ironbus repair --data-dir " << dir << " --apply` with the broker stopped)\n";
   }
 
-  const int sig = WaitForStopSignal([&inputs, &cfg] { Reload(inputs, cfg); });
+  const int sig = WaitForStopSignal([&inputs, &cfg] { Reload(inputs, &cfg); });
   // A second SIGINT/SIGTERM during the drain skips the rest of it (spec 8). Every acked
   // record is already durable (acks follow the fdatasync); only unacked work is abandoned.
   std::thread([] {
