@@ -103,6 +103,11 @@ class FileSystem {
   // Exclusive, non-blocking lock on `path` (created if absent). FailedPrecondition when
   // another process (or, in the simulation, another holder) has it.
   virtual Result<std::unique_ptr<FileLock>> LockExclusive(const std::string& path) = 0;
+
+  // Bytes an unprivileged writer may still allocate on the file system holding `path`
+  // (statvfs f_bavail * f_frsize): the free-disk watermark's input. Space already reserved by
+  // a preallocation is not free.
+  virtual Result<uint64_t> AvailableBytes(const std::string& path) = 0;
 };
 
 // "<dir>/<name>" without doubling the separator.

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -303,6 +304,12 @@ Result<std::unique_ptr<FileLock>> PosixFileSystem::LockExclusive(const std::stri
     return PosixError("flock", path, err, false);
   }
   return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+}
+
+Result<uint64_t> PosixFileSystem::AvailableBytes(const std::string& path) {
+  struct statvfs st {};
+  if (RetryOnEintr([&] { return ::statvfs(path.c_str(), &st); }) != 0) return PosixError("statvfs", path, errno);
+  return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
 }
 
 FileSystem& DefaultFileSystem() {

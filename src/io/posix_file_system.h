@@ -45,6 +45,7 @@ class PosixFileSystem final : public FileSystem {
   Status Remove(const std::string& path) override;
   Status RemoveDir(const std::string& dir) override;
   Result<std::unique_ptr<FileLock>> LockExclusive(const std::string& path) override;
+  Result<uint64_t> AvailableBytes(const std::string& path) override;
 };
 
 // The process-wide PosixFileSystem (created on first use, never destroyed).

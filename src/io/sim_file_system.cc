@@ -123,6 +123,7 @@ struct SimFileSystem::State {
   SimCounters counters;
   std::map<std::string, uint64_t> locks;  // normalized path -> holder id
   uint64_t next_lock_id = 1;
+  uint64_t available_bytes = UINT64_MAX;
 
   // All helpers below REQUIRE mu held.
 
@@ -483,6 +484,19 @@ Result<std::unique_ptr<FileLock>> SimFileSystem::LockExclusive(const std::string
   uint64_t id = state_->next_lock_id++;
   state_->locks[key] = id;
   return std::unique_ptr<FileLock>(new SimLock(state_, key, id));
+}
+
+Result<uint64_t> SimFileSystem::AvailableBytes(const std::string& path) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  RETURN_IF_ERROR(state_->CheckNotCrashed("statvfs", path));
+  ASSIGN_OR_RETURN(Located at, state_->Locate("statvfs", path));
+  if (!at.entry.exists()) return Missing("statvfs", path);
+  return state_->available_bytes;
+}
+
+void SimFileSystem::SetAvailableBytes(uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->available_bytes = bytes;
 }
 
 // ---- Power loss ----

@@ -110,6 +110,12 @@ class SimFileSystem final : public FileSystem {
   Status Remove(const std::string& path) override;
   Status RemoveDir(const std::string& dir) override;
   Result<std::unique_ptr<FileLock>> LockExclusive(const std::string& path) override;
+  // What SetAvailableBytes set (unlimited by default); NotFound for a missing path.
+  Result<uint64_t> AvailableBytes(const std::string& path) override;
+
+  // The free space AvailableBytes reports from now on. The simulation does not shrink it as
+  // files grow: a test sets it to model a disk filling up.
+  void SetAvailableBytes(uint64_t bytes);
 
   // ---- Power loss ----
 

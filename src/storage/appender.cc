@@ -14,6 +14,11 @@ namespace {
 // injected clock; the cap only bounds how late a jump of a test's ManualClock is noticed.
 constexpr int64_t kMaxIdleWaitMs = 50;
 
+// How often a publish held under disk_full_policy block retries (MakeRoom, then the append).
+// Room frees when consumers commit, which the appender is not told about: polling keeps the
+// two decoupled, and 20 retries a second cost nothing next to a full disk.
+constexpr int64_t kBlockPollMs = 50;
+
 }  // namespace
 
 Appender::Appender(Log* log, Clock* clock, AppenderOptions options)
@@ -95,28 +100,98 @@ void Appender::Run() {
 }
 
 void Appender::ProcessBatch(std::deque<Pending>* batch) {
-  std::vector<Result<uint64_t>> results;
-  results.reserve(batch->size());
-  bool appended_any = false;
-  Status at_capacity;  // ok until a create was refused at capacity in this batch
-  for (Pending& p : *batch) {
+  // Under kBlock a request that meets the cap is held: what came before it is committed and
+  // acknowledged first, then the appender waits for room (consumers committing, retention),
+  // retrying every kBlockPollMs, at most block_timeout_ms; after that the held request and
+  // the rest of the batch are refused as under drop-new. Every other policy never waits.
+  bool may_block = log_->capacity().policy == DiskFullPolicy::kBlock;
+  int64_t hold_started_ns = -1;
+  size_t begin = 0;
+  while (begin < batch->size()) {
+    std::vector<Result<uint64_t>> results;
+    const size_t end = AppendRun(*batch, begin, may_block, &results);
+    if (end > begin) {
+      CommitAndComplete(batch, begin, std::move(results));
+      if (hold_started_ns >= 0) {  // the held request went in: the hold is over
+        RecordHold(clock_->MonotonicNanos() - hold_started_ns, /*timed_out=*/false);
+        hold_started_ns = -1;
+      }
+    }
+    begin = end;
+    if (begin == batch->size()) break;
+    if (hold_started_ns < 0) hold_started_ns = clock_->MonotonicNanos();
+    const int64_t timeout_ns = log_->capacity().block_timeout_ms * 1'000'000;
+    if (!WaitForRoom(hold_started_ns + timeout_ns)) {
+      RecordHold(clock_->MonotonicNanos() - hold_started_ns, /*timed_out=*/true);
+      hold_started_ns = -1;
+      may_block = false;  // timed out or stopping: refuse the rest of this batch
+    }
+  }
+}
+
+size_t Appender::AppendRun(std::deque<Pending>& batch, size_t begin, bool may_block,
+                           std::vector<Result<uint64_t>>* results) {
+  Status at_capacity;  // ok until the log stayed at capacity after MakeRoom in this run
+  for (size_t i = begin; i < batch.size(); ++i) {
     if (!at_capacity.ok()) {
-      // The disk just said it is full: shed the rest of the batch instead of trying (and
-      // removing) a new segment per request. The next batch tries again.
-      results.push_back(at_capacity);
+      // The log is full and nothing could be freed: shed the rest of the batch instead of
+      // retrying (and, at ENOSPC, creating and removing a segment) per request.
+      results->push_back(at_capacity);
       continue;
     }
+    const AppendRequest& req = batch[i].request;
     AppendRecord rec;
-    rec.key = p.request.key;
-    rec.headers = p.request.headers;
-    rec.payload = p.request.payload;
-    rec.flags = p.request.flags;
-    rec.timestamp_ms = p.request.timestamp_ms;
+    rec.key = req.key;
+    rec.headers = req.headers;
+    rec.payload = req.payload;
+    rec.flags = req.flags;
+    rec.timestamp_ms = req.timestamp_ms;
     Result<uint64_t> r = log_->Append(rec);
-    if (r.ok()) appended_any = true;
-    if (r.status().IsUnavailable()) at_capacity = r.status();
-    results.push_back(std::move(r));
+    if (r.status().IsUnavailable()) {
+      // At the byte cap, under the free-disk watermark or out of space: free what the policy
+      // allows, then try once more.
+      if (ReapAtCapacity()) r = log_->Append(rec);
+      if (r.status().IsUnavailable()) {
+        if (may_block) return i;  // held: the caller commits [begin, i) and waits
+        at_capacity = r.status();
+      }
+    }
+    results->push_back(std::move(r));
   }
+  return batch.size();
+}
+
+bool Appender::ReapAtCapacity() {
+  const uint64_t floor = options_.retention_floor ? options_.retention_floor() : 0;
+  Result<RetentionResult> reaped = log_->MakeRoom(floor);
+  if (!reaped.ok()) return false;  // the append is refused; the next one tries again
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  stats_.segments_reaped += reaped->segments_deleted;
+  stats_.segments_force_reaped += reaped->force_reaped_segments;
+  stats_.records_force_reaped += reaped->force_reaped_records;
+  return reaped->segments_deleted > 0;
+}
+
+bool Appender::WaitForRoom(int64_t deadline_ns) {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  stats_.holding = true;
+  const int64_t left_ms = (deadline_ns - clock_->MonotonicNanos()) / 1'000'000;
+  const int64_t wait_ms = std::clamp<int64_t>(left_ms, 0, kBlockPollMs);
+  if (wait_ms > 0) not_empty_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return stopping_; });
+  stats_.holding = false;
+  return !stopping_ && clock_->MonotonicNanos() < deadline_ns;
+}
+
+void Appender::RecordHold(int64_t held_ns, bool timed_out) {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  stats_.holds += 1;
+  stats_.hold_timeouts += timed_out ? 1 : 0;
+  stats_.held_nanos += held_ns > 0 ? static_cast<uint64_t>(held_ns) : 0;
+}
+
+void Appender::CommitAndComplete(std::deque<Pending>* batch, size_t begin, std::vector<Result<uint64_t>> results) {
+  bool appended_any = false;
+  for (const Result<uint64_t>& r : results) appended_any = appended_any || r.ok();
 
   const Durability level = log_->options().durability;
   Status commit = Status::Ok();
@@ -148,14 +223,16 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
 
   uint64_t appended = 0;
   uint64_t refused = 0;
+  uint64_t at_capacity = 0;
   uint64_t appended_bytes = 0;
   for (size_t j = 0; j < results.size(); ++j) {
     if (!results[j].ok()) {
       refused += 1;
+      at_capacity += results[j].status().IsUnavailable() ? 1 : 0;
       continue;
     }
     appended += 1;
-    const AppendRequest& req = (*batch)[j].request;
+    const AppendRequest& req = (*batch)[begin + j].request;
     appended_bytes += req.key.size() + req.headers.size() + req.payload.size();
   }
   {
@@ -164,20 +241,24 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
     stats_.records += appended;
     stats_.record_bytes += appended_bytes;
     stats_.refused += refused;
+    stats_.refused_at_capacity += at_capacity;
     stats_.syncs += synced ? 1 : 0;
     if (synced) RecordSyncLocked(sync_ns);
-    stats_.max_batch = std::max<uint64_t>(stats_.max_batch, batch->size());
+    stats_.max_batch = std::max<uint64_t>(stats_.max_batch, results.size());
   }
 
-  size_t i = 0;
-  for (Pending& p : *batch) {
-    if (p.done) p.done(std::move(results[i]));
-    ++i;
+  for (size_t j = 0; j < results.size(); ++j) {
+    Pending& p = (*batch)[begin + j];
+    if (p.done) p.done(std::move(results[j]));
   }
 
   if (appended > 0 && options_.retention_floor) {
     // Retention failures do not endanger acknowledged data; the next batch tries again.
-    (void)log_->ApplyRetention(options_.retention_floor());
+    Result<RetentionResult> reaped = log_->ApplyRetention(options_.retention_floor());
+    if (reaped.ok() && reaped->segments_deleted > 0) {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      stats_.segments_reaped += reaped->segments_deleted;
+    }
   }
   if (appended > 0 && options_.on_appended) options_.on_appended();
 }

@@ -16,8 +16,12 @@
 //
 // Refusals: a request the log refuses before appending it (too large, malformed compressed
 // payload, at capacity) is completed with that typed error and consumes no offset; the rest
-// of the batch goes on, except after "at capacity" (Unavailable): the rest of that batch is
-// shed with the same error, and the next batch tries the new segment again. A failed write, sync, seal or segment create freezes the log for
+// of the batch goes on. "At capacity" (Unavailable: the byte cap, the free-disk watermark or
+// ENOSPC at a segment create) first runs Log::MakeRoom with the retention floor and retries
+// once when that deleted something; if the log is still full, the request and the rest of the batch are shed with that
+// error (drop-new, drop-oldest), or, under disk_full_policy block, the request is held: the
+// requests before it are committed and completed, and the appender retries every 50 ms for
+// at most block_timeout_ms before refusing it and the rest of the batch. A failed write, sync, seal or segment create freezes the log for
 // good: every request of the batch that was not yet acknowledged is completed with the
 // cause (never Ok), every later request gets FailedPrecondition("log frozen: <cause>"), and
 // the sync is never retried. Reads of records already readable keep working.
@@ -46,6 +50,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/clock.h"
@@ -88,6 +93,14 @@ struct AppenderStats {
   uint64_t records = 0;       // records appended
   uint64_t syncs = 0;         // fdatasyncs the appender asked for
   uint64_t refused = 0;       // requests completed with an error
+  uint64_t refused_at_capacity = 0;  // of those, "at capacity" (byte cap, watermark, ENOSPC)
+  uint64_t segments_reaped = 0;        // segments deleted by retention and at the cap
+  uint64_t segments_force_reaped = 0;  // of those, unconsumed ones deleted by drop-oldest
+  uint64_t records_force_reaped = 0;
+  uint64_t holds = 0;          // publishes held at the cap under disk_full_policy block
+  uint64_t hold_timeouts = 0;  // of those, refused after block_timeout_ms
+  uint64_t held_nanos = 0;     // total time spent holding
+  bool holding = false;        // a publish is held right now
   uint64_t max_batch = 0;     // largest batch seen
   uint64_t record_bytes = 0;  // key + headers + payload bytes of the records appended (as given)
   // Timed fdatasyncs (batch and interval syncs, on the appender's clock): per-bucket counts
@@ -128,8 +141,21 @@ class Appender {
   Appender(Log* log, Clock* clock, AppenderOptions options);
   Status Enqueue(AppendRequest&& request, Completion&& done, bool block);
   void Run();
-  // Appends and commits one batch, then completes it.
+  // Appends and commits one batch, then completes it (in runs when kBlock holds a request).
   void ProcessBatch(std::deque<Pending>* batch);
+  // Appends batch[begin..) into `results` (one per request) and returns where it stopped:
+  // batch.size(), or, when `may_block`, the index of the request held at capacity.
+  size_t AppendRun(std::deque<Pending>& batch, size_t begin, bool may_block, std::vector<Result<uint64_t>>* results);
+  // Flushes/syncs the appended records of batch[begin, begin + results.size()), completes
+  // each request, then runs retention and the on_appended hook.
+  void CommitAndComplete(std::deque<Pending>* batch, size_t begin, std::vector<Result<uint64_t>> results);
+  // Log::MakeRoom with the retention floor, counted in stats_. True when it deleted something
+  // (an append is worth retrying).
+  bool ReapAtCapacity();
+  // Sleeps up to kBlockPollMs (less near the deadline). False once the deadline passed or a
+  // Stop() began: the held request is then refused.
+  bool WaitForRoom(int64_t deadline_ns);
+  void RecordHold(int64_t held_ns, bool timed_out);
   // Under kInterval: fdatasyncs when a window trigger is due.
   void MaybeIntervalSync();
   // Adds one timed fdatasync to stats_. REQUIRES queue_mu_.

@@ -2,7 +2,9 @@
 // The reader side (Read and the accessors) is in log_read.cc.
 #include "storage/log.h"
 
+#include <algorithm>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "base/crash_point.h"
@@ -12,6 +14,10 @@
 
 namespace ironbus::storage {
 namespace {
+
+// The free-disk watermark re-reads statvfs after this many appended bytes (or a quarter of the
+// watermark, when that is smaller), so the check costs one syscall per MiB, not per record.
+constexpr uint64_t kDiskCheckEveryBytes = 1 << 20;
 
 std::string SegmentPath(const std::string& dir, uint64_t id) {
   return io::JoinPath(dir, format::SegmentFileName(id));
@@ -53,7 +59,13 @@ Status CheckState(const LogState& state) {
 }  // namespace
 
 Log::Log(io::FileSystem* fs, std::string dir, const LogOptions& options, Clock* clock)
-    : fs_(fs), dir_(std::move(dir)), options_(options), clock_(clock) {}
+    : fs_(fs),
+      dir_(std::move(dir)),
+      options_(options),
+      clock_(clock),
+      retention_(options.retention),
+      capacity_(options.capacity),
+      bytes_since_disk_check_(std::numeric_limits<uint64_t>::max()) {}
 
 Log::~Log() {
   std::lock_guard<std::mutex> lock(write_mu_);
@@ -81,6 +93,7 @@ Result<std::unique_ptr<Log>> Log::Open(io::FileSystem* fs, LogState state, const
     p.state = std::make_shared<const SegmentState>(std::move(s));
     log->segments_.push_back(std::move(p));
   }
+  log->RecountInactiveBytesLocked();
 
   if (state.frozen) {
     log->frozen_ = Status::FailedPrecondition("log frozen: " + state.frozen_reason);
@@ -138,8 +151,11 @@ Status Log::CreateActive() {
   p.file = std::shared_ptr<io::File>(std::move(reader).value());
   active_ = std::move(writer);
   ++next_id_;  // ids are never reused once a segment is installed
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  segments_.push_back(std::move(p));
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    segments_.push_back(std::move(p));
+  }
+  RecountInactiveBytesLocked();
   return Status::Ok();
 }
 
@@ -199,6 +215,9 @@ Result<uint64_t> Log::Append(const AppendRecord& rec) {
                               std::to_string(options_.max_record_bytes));
   }
 
+  // Capacity before any byte is written or any segment created: a refusal consumes nothing.
+  RETURN_IF_ERROR(CheckCapacityLocked(/*force_disk_check=*/active_ == nullptr));
+
   if (active_ == nullptr) {
     RETURN_IF_ERROR(CreateActive());  // after an at-capacity refusal
   } else {
@@ -218,6 +237,8 @@ Result<uint64_t> Log::Append(const AppendRecord& rec) {
   const uint64_t offset = next_offset_;
   ++next_offset_;
   ++next_seq_;
+  // Saturating: the counter starts at its maximum to force the first statvfs.
+  bytes_since_disk_check_ += std::min(frame_len, std::numeric_limits<uint64_t>::max() - bytes_since_disk_check_);
   if (scratch_.capacity() > 4 * kPendingFlushBytes) Bytes().swap(scratch_);
   return offset;
 }
@@ -279,7 +300,7 @@ Result<RetentionResult> Log::ApplyRetention(uint64_t protect_floor_offset) {
   std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(CheckWritable());
   RetentionResult result;
-  const RetentionOptions& r = options_.retention;
+  const RetentionOptions r = retention_;
   if (!r.enabled()) return result;
 
   // segments_ changes only under write_mu_, which we hold, so reading it here needs no mu_.
@@ -301,24 +322,139 @@ Result<RetentionResult> Log::ApplyRetention(uint64_t protect_floor_offset) {
     // Every offset of the segment must be below the floor (no group still needs it). Stop
     // here rather than skip: only a prefix may go, or the next open sees a chain gap.
     if (s.end_offset > protect_floor_offset) break;
-
-    Status removed = fs_->Remove(SegmentPath(dir_, s.id));
-    if (!removed.ok() && !removed.IsNotFound()) return removed;
-    CRASH_POINT("retention.after_unlink");
-    // A crash before this fsync may bring the file back: a longer prefix, which recovery
-    // accepts. Memory is updated only after the removal is durable.
-    Status synced = fs_->SyncDir(dir_);
-    if (!synced.ok()) return synced;
-
-    result.segments_deleted += 1;
-    result.records_deleted += s.record_count;
-    result.bytes_deleted += s.DurableRecordBytes();
-    total_bytes -= s.DurableRecordBytes();
-    total_records -= s.record_count;
-    std::unique_lock<std::shared_mutex> mlock(mu_);
-    segments_.erase(segments_.begin());  // readers holding the handle keep reading it
+    const uint64_t bytes = s.DurableRecordBytes();
+    const uint64_t records = s.record_count;
+    RETURN_IF_ERROR(DeleteOldestLocked(&result));
+    total_bytes -= bytes;
+    total_records -= records;
   }
   return result;
 }
+
+Result<RetentionResult> Log::MakeRoom(uint64_t protect_floor_offset) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(CheckWritable());
+  RetentionResult result;
+  // Each pass deletes one segment or rolls a fully consumed active one (after which the next
+  // pass deletes it or stops: a fresh active segment holds no records), so this ends. No
+  // active segment means the disk refused a segment create (ENOSPC): one deletion is then
+  // enough to retry it.
+  while (!CheckCapacityLocked(/*force_disk_check=*/true).ok() || (active_ == nullptr && result.segments_deleted == 0)) {
+    if (segments_.size() <= 1) {
+      if (active_ == nullptr) break;
+      const SegmentMark& m = active_->appended_mark();
+      if (!m.has_records || m.end_offset > protect_floor_offset) break;
+      // Everything the log holds sits in the active segment and every group consumed it:
+      // seal it so it becomes deletable (one extra fsync, only at the cap).
+      Status rolled = Roll();
+      if (!rolled.ok() && !rolled.IsUnavailable()) return rolled;  // a freeze
+      if (segments_.size() <= 1) break;
+      continue;
+    }
+    const SegmentState& s = *segments_.front().state;
+    if (!s.sealed && !s.unreadable) break;
+    const bool consumed = s.end_offset <= protect_floor_offset;
+    if (!consumed && capacity_.policy != DiskFullPolicy::kDropOldest) break;
+    const uint64_t records = s.record_count;
+    RETURN_IF_ERROR(DeleteOldestLocked(&result));
+    if (!consumed) {
+      result.force_reaped_segments += 1;
+      result.force_reaped_records += records;
+    }
+  }
+  return result;
+}
+
+Status Log::DeleteOldestLocked(RetentionResult* result) {
+  const SegmentState s = *segments_.front().state;  // a copy: the entry is erased below
+  Status removed = fs_->Remove(SegmentPath(dir_, s.id));
+  if (!removed.ok() && !removed.IsNotFound()) return removed;
+  CRASH_POINT("retention.after_unlink");
+  // A crash before this fsync may bring the file back: a longer prefix, which recovery
+  // accepts. Memory is updated only after the removal is durable.
+  RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  result->segments_deleted += 1;
+  result->records_deleted += s.record_count;
+  result->bytes_deleted += s.DurableRecordBytes();
+  {
+    std::unique_lock<std::shared_mutex> mlock(mu_);
+    segments_.erase(segments_.begin());  // readers holding the handle keep reading it
+  }
+  RecountInactiveBytesLocked();
+  return Status::Ok();
+}
+
+void Log::RecountInactiveBytesLocked() {
+  uint64_t sum = 0;
+  for (size_t i = 0; i + 1 < segments_.size(); ++i) sum += segments_[i].state->DurableRecordBytes();
+  inactive_record_bytes_ = sum;
+}
+
+uint64_t Log::TotalRecordBytesLocked() const {
+  if (segments_.empty()) return 0;
+  if (active_ == nullptr) return inactive_record_bytes_ + segments_.back().state->DurableRecordBytes();
+  // The active segment never holds skipped spans (recovery starts a new one after damage), so
+  // its record bytes are everything appended past the header.
+  return inactive_record_bytes_ + (active_->appended_mark().byte_pos - format::kSegmentHeaderSize);
+}
+
+Status Log::CheckCapacityLocked(bool force_disk_check) {
+  const CapacityOptions& c = capacity_;
+  if (c.max_total_bytes != 0) {
+    const uint64_t total = TotalRecordBytesLocked();
+    if (total != 0 && total >= c.max_total_bytes) {
+      return Status::Unavailable("at capacity: the log holds " + std::to_string(total) +
+                                 " record bytes, at or above max_total_bytes " + std::to_string(c.max_total_bytes));
+    }
+  }
+  if (c.min_free_bytes == 0) {
+    below_watermark_ = false;
+    return Status::Ok();
+  }
+  const uint64_t every = std::max<uint64_t>(4096, std::min<uint64_t>(kDiskCheckEveryBytes, c.min_free_bytes / 4));
+  if (force_disk_check || below_watermark_ || bytes_since_disk_check_ >= every) {
+    bytes_since_disk_check_ = 0;
+    // A failed statvfs keeps the last reading: the watermark guards the disk, and an
+    // unreadable figure is no reason to refuse publishes (real ENOSPC still sheds).
+    if (Result<uint64_t> available = fs_->AvailableBytes(dir_); available.ok()) {
+      available_bytes_.store(*available, std::memory_order_relaxed);
+      below_watermark_ = *available < c.min_free_bytes;
+    }
+  }
+  if (below_watermark_) {
+    return Status::Unavailable("at capacity: " + std::to_string(available_bytes_.load(std::memory_order_relaxed)) +
+                               " bytes free on the data directory's file system, below min_free_bytes " +
+                               std::to_string(c.min_free_bytes));
+  }
+  return Status::Ok();
+}
+
+void Log::SetRetention(const RetentionOptions& retention) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  retention_ = retention;
+}
+
+void Log::SetCapacity(const CapacityOptions& capacity) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  capacity_ = capacity;
+  bytes_since_disk_check_ = std::numeric_limits<uint64_t>::max();  // re-read at the next append
+}
+
+RetentionOptions Log::retention() const {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return retention_;
+}
+
+CapacityOptions Log::capacity() const {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return capacity_;
+}
+
+uint64_t Log::total_record_bytes() const {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return TotalRecordBytesLocked();
+}
+
+uint64_t Log::last_available_bytes() const { return available_bytes_.load(std::memory_order_relaxed); }
 
 }  // namespace ironbus::storage

@@ -24,6 +24,12 @@
 // ENOSPC while preallocating a new segment is not a failure but "at capacity": the append
 // gets Unavailable, no segment is installed, and the next append tries again.
 //
+// Capacity (spec/storage.md 12.5, consumers.md 12.2; docs/config.md "Disk full"): Append
+// refuses with Unavailable("at capacity: ...") before anything is written when the log holds
+// max_total_bytes of records or more, or when the data directory's file system has fewer
+// than min_free_bytes available (statvfs, re-read after every ~1 MiB appended and on every
+// refusal). MakeRoom is what the appender runs then; the policy decides what it may delete.
+//
 // Reader side (Read and every accessor): any thread, concurrently with the writer. Readers
 // see only published records: up to durable_offset() under kSync, up to the written head
 // under kInterval/kNone (readable_offset()). They read through their own read-only handles.
@@ -32,6 +38,7 @@
 // snapshot; no file I/O happens under mu_.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -95,9 +102,12 @@ struct LogStats {
 };
 
 struct RetentionResult {
-  uint64_t segments_deleted = 0;
+  uint64_t segments_deleted = 0;  // every deletion, force-reaped ones included
   uint64_t records_deleted = 0;
   uint64_t bytes_deleted = 0;
+  // Of those, segments deleted by drop-oldest although some group had not consumed them.
+  uint64_t force_reaped_segments = 0;
+  uint64_t force_reaped_records = 0;
 };
 
 class Log {
@@ -135,6 +145,27 @@ class Log {
   // call retries (a file already gone counts as removed). FailedPrecondition when frozen or
   // closed: nothing is deleted then.
   Result<RetentionResult> ApplyRetention(uint64_t protect_floor_offset);
+
+  // Frees room while the log is at capacity (byte cap or free-disk watermark), oldest sealed
+  // segment first and only a prefix, like ApplyRetention: a segment every group consumed
+  // (all offsets below `protect_floor_offset`) goes under every policy; under kDropOldest an
+  // unconsumed one goes too (counted as force-reaped). When only the active segment is left
+  // and every group consumed it, it is rolled (sealed) so it can go. Returns what it deleted;
+  // the caller retries the append. Errors as ApplyRetention.
+  Result<RetentionResult> MakeRoom(uint64_t protect_floor_offset);
+
+  // The running retention bounds and capacity; Set* apply from the next append or retention
+  // pass (SIGHUP reload). Safe from any thread.
+  void SetRetention(const RetentionOptions& retention);
+  void SetCapacity(const CapacityOptions& capacity);
+  RetentionOptions retention() const;
+  CapacityOptions capacity() const;
+
+  // Record bytes the log holds, appended-but-unsynced included: what max_total_bytes counts.
+  uint64_t total_record_bytes() const;
+  // The last free-space reading of the watermark check; UINT64_MAX before the first one
+  // (min_free_bytes 0 never reads it).
+  uint64_t last_available_bytes() const;
 
   // Record bytes written to the OS but not yet fdatasync'd (the kInterval byte trigger).
   uint64_t unsynced_bytes() const;
@@ -176,6 +207,15 @@ class Log {
   Status Roll();
   // Publishes the active writer's state at `mark`; `durable` also moves durable_offset_.
   void PublishActive(const SegmentMark& mark, bool durable);
+  uint64_t TotalRecordBytesLocked() const;
+  // Sums the record bytes of every segment but the last into inactive_record_bytes_; called
+  // whenever the segment list changes shape.
+  void RecountInactiveBytesLocked();
+  // Ok, or Unavailable("at capacity: ...") naming the bound. `force_disk_check` re-reads the
+  // free space now instead of after the next ~1 MiB.
+  Status CheckCapacityLocked(bool force_disk_check);
+  // Unlinks the oldest segment, fsyncs the directory, then drops it from memory.
+  Status DeleteOldestLocked(RetentionResult* result);
 
   io::FileSystem* const fs_;
   const std::string dir_;
@@ -190,6 +230,12 @@ class Log {
   uint64_t next_seq_ = 0;     // seq the next append gets
   bool closed_ = false;
   Bytes scratch_;  // frame encoding buffer
+  RetentionOptions retention_;
+  CapacityOptions capacity_;
+  uint64_t inactive_record_bytes_ = 0;   // every segment but the last
+  uint64_t bytes_since_disk_check_ = 0;  // appended since the last statvfs
+  bool below_watermark_ = false;         // the last reading was under min_free_bytes
+  std::atomic<uint64_t> available_bytes_{UINT64_MAX};
 
   // Published state, guarded by mu_ (written only with write_mu_ also held).
   mutable std::shared_mutex mu_;

@@ -4,6 +4,15 @@
 
 namespace ironbus::storage {
 
+const char* DiskFullPolicyName(DiskFullPolicy policy) {
+  switch (policy) {
+    case DiskFullPolicy::kDropNew: return "drop-new";
+    case DiskFullPolicy::kDropOldest: return "drop-oldest";
+    case DiskFullPolicy::kBlock: return "block";
+  }
+  return "drop-new";
+}
+
 Status LogOptions::Validate() const {
   if (max_segment_bytes < format::kMinSegmentBytes) {
     return Status::InvalidArgument("max_segment_bytes " + std::to_string(max_segment_bytes) + " is below the minimum " +
@@ -16,6 +25,7 @@ Status LogOptions::Validate() const {
   }
   if (flush_interval_ms < 0) return Status::InvalidArgument("flush_interval_ms is negative");
   if (retention.max_age_ms < 0) return Status::InvalidArgument("retention max_age_ms is negative");
+  if (capacity.block_timeout_ms < 0) return Status::InvalidArgument("block_timeout_ms is negative");
   switch (durability) {
     case Durability::kSync:
       break;

@@ -29,6 +29,35 @@ struct RetentionOptions {
   bool enabled() const { return max_retained_bytes != 0 || max_age_ms != 0 || max_messages != 0; }
 };
 
+// What a publish meets at the byte cap or the free-disk watermark (spec/consumers.md 12.2).
+enum class DiskFullPolicy : uint8_t {
+  // Refuse the publish before anything is written ("at capacity"); it succeeds again once
+  // consumers and retention free room. Default.
+  kDropNew,
+  // Delete the oldest sealed segment even when a group has not consumed it, then accept; the
+  // groups behind get one truncation signal. Opt-in: it loses unconsumed data by design.
+  kDropOldest,
+  // Hold the publish (and, behind it, the whole append queue) until room frees, at most
+  // block_timeout_ms, then refuse it as kDropNew would. Opt-in.
+  kBlock,
+};
+
+// The byte cap and the free-disk watermark. Live-settable (Log::SetCapacity, SIGHUP).
+struct CapacityOptions {
+  // Cap on the record bytes the log holds (appended-but-unsynced included); at or above it a
+  // publish meets `policy`. 0 = unlimited. An empty log always takes one record.
+  uint64_t max_total_bytes = 0;
+  // Free-disk watermark: with fewer bytes than this available on the data directory's file
+  // system, a publish meets `policy`, so the log stops before the disk is full. 0 = off.
+  uint64_t min_free_bytes = 0;
+  DiskFullPolicy policy = DiskFullPolicy::kDropNew;
+  int64_t block_timeout_ms = 5000;  // kBlock only
+  bool enabled() const { return max_total_bytes != 0 || min_free_bytes != 0; }
+};
+
+// "drop-new", "drop-oldest", "block".
+const char* DiskFullPolicyName(DiskFullPolicy policy);
+
 struct LogOptions {
   // Soft roll size, header included (spec 4.4). At least format::kMinSegmentBytes. Also the
   // preallocation length of a new segment.
@@ -45,7 +74,9 @@ struct LogOptions {
   // Writer-side compression of payloads the producer sent uncompressed (D8: lz4 from 1 KiB,
   // only when strictly smaller). Producer-compressed payloads pass through untouched.
   format::Compression compression = format::Compression::kLz4;
+  // Open-time values; Log::SetRetention / SetCapacity change the running ones.
   RetentionOptions retention;
+  CapacityOptions capacity;
 
   // InvalidArgument naming the first bad knob, or Ok.
   Status Validate() const;
