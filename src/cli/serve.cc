@@ -25,6 +25,7 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/reload.h"
+#include "cli/sd_notify.h"
 #include "cli/verbs.h"
 #include "config/config.h"
 #include "io/posix_file_system.h"
@@ -183,6 +184,7 @@ int RunServe(const ServeArgs& args) {
 
   recovery::RecoveryOptions recovery_options;
   recovery_options.max_segment_bytes = log_options.max_segment_bytes;
+  SdNotify("STATUS=recovering " + dir);
   auto opened = recovery::OpenDataDir(&fs, dir, recovery_options, log_options, SystemClock::Default());
   if (!opened.ok()) return Fail("serve", json, kExitInternal, opened.status().message());
 
@@ -273,8 +275,13 @@ int RunServe(const ServeArgs& args) {
     std::cerr << "WARN: the log is frozen read-only: " << log.frozen_status().message()
               << " (run `ironbus repair --data-dir " << dir << " --apply` with the broker stopped)\n";
   }
+  // systemd Type=notify (docs/operations.md): ready once listening; the watchdog pings only
+  // while an io thread answers a probe. No-ops without NOTIFY_SOCKET.
+  SdNotify("READY=1\nSTATUS=serving on " + listen_addr + (log.frozen() ? " (log frozen read-only)" : ""));
+  std::unique_ptr<SdWatchdog> watchdog =
+      SdWatchdog::StartFromEnv([&broker](std::function<void()> done) { broker.PostProbe(std::move(done)); });
 
-  const int sig = WaitForStopSignal([&inputs, &cfg] { Reload(inputs, &cfg); });
+  const int sig = WaitForStopSignal([&inputs, &cfg] { SdNotifyReload([&inputs, &cfg] { Reload(inputs, &cfg); }); });
   // A second SIGINT/SIGTERM during the drain skips the rest of it (spec 8). Every acked
   // record is already durable (acks follow the fdatasync); only unacked work is abandoned.
   std::thread([] {
@@ -285,6 +292,8 @@ int RunServe(const ServeArgs& args) {
   }).detach();
   // Stop accepting, answer every request already received (in-flight fdatasyncs included),
   // then drain the appender with a final sync and close the logs.
+  SdNotify("STOPPING=1\nSTATUS=draining");
+  watchdog.reset();  // the drain is bounded by TimeoutStopSec, not the watchdog
   shutting_down = true;  // /readyz answers 503 "shutting down" during the drain (spec 8)
   broker.Stop();  // ends with every group's cursor checkpoint written
   broker_for_wakeups = nullptr;
