@@ -299,6 +299,34 @@ void Log(Level level, std::string_view event, std::initializer_list<Field> field
   }
 }
 
+void LogTo(const std::function<void(std::string_view line)>& sink, Level level, std::string_view event,
+           std::initializer_list<Field> fields) {
+  if (!sink) {
+    Log(level, event, fields);
+    return;
+  }
+  if (!Enabled(level)) return;
+  try {
+    const auto format = static_cast<Format>(g_format.load(std::memory_order_relaxed));
+    sink(Render(format, Timestamp(), level, event, fields));
+  } catch (...) {
+  }
+}
+
+bool RateLimit::Allow(uint64_t* suppressed) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t next = next_ms_.load(std::memory_order_relaxed);
+  if (now < next || !next_ms_.compare_exchange_strong(next, now + interval_ms_, std::memory_order_relaxed)) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  const uint64_t n = suppressed_.exchange(0, std::memory_order_relaxed);
+  if (suppressed != nullptr) *suppressed = n;
+  return true;
+}
+
 void Trace(std::string_view event, std::initializer_list<Field> fields) { Log(Level::kTrace, event, fields); }
 void Debug(std::string_view event, std::initializer_list<Field> fields) { Log(Level::kDebug, event, fields); }
 void Info(std::string_view event, std::initializer_list<Field> fields) { Log(Level::kInfo, event, fields); }

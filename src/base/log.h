@@ -14,6 +14,8 @@
 //
 // Never log payload or key bytes, nor secrets: lengths and offsets only.
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -59,6 +61,26 @@ void Warn(std::string_view event, std::initializer_list<Field> fields = {});
 void Error(std::string_view event, std::initializer_list<Field> fields = {});
 
 bool Enabled(Level level);
+
+// For a component with its own line seam (server::BrokerOptions::log_sink, set by tests): renders
+// the line exactly as Log would (same level filter, format and timestamp) and hands it to `sink`;
+// an empty `sink` means Log.
+void LogTo(const std::function<void(std::string_view line)>& sink, Level level, std::string_view event,
+           std::initializer_list<Field> fields = {});
+
+// For events that can repeat per request (sheds, refusals): at most one line per `interval` from
+// one call site. Allow() says whether to log now and, when it does, how many calls it suppressed
+// since the last line (log them as a field). Thread-safe; a static at the call site.
+class RateLimit {
+ public:
+  explicit RateLimit(std::chrono::milliseconds interval = std::chrono::seconds(1)) : interval_ms_(interval.count()) {}
+  bool Allow(uint64_t* suppressed);
+
+ private:
+  const int64_t interval_ms_;
+  std::atomic<int64_t> next_ms_{0};
+  std::atomic<uint64_t> suppressed_{0};
+};
 
 // Test hook: capture lines (without the trailing newline) instead of writing stderr.
 // nullptr restores stderr.

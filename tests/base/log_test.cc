@@ -194,6 +194,33 @@ TEST_F(LogTest, AThrowingSinkDoesNotEscape) {
   EXPECT_NO_THROW(Error("x.y", {{"k", "v"}}));
 }
 
+TEST_F(LogTest, LogToRendersIntoItsOwnSinkWithTheSameFilter) {
+  Configure(Level::kWarn, Format::kJson);
+  std::vector<std::string> own;
+  const std::function<void(std::string_view)> sink = [&own](std::string_view l) { own.emplace_back(l); };
+  LogTo(sink, Level::kInfo, "hidden");
+  LogTo(sink, Level::kWarn, "session.closed", {{"peer", "127.0.0.1:5"}, {"reason", "idle"}});
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_TRUE(lines_.empty()) << "went to the component's sink, not the global one";
+  const auto j = nlohmann::json::parse(own[0]);
+  EXPECT_EQ(j["event"], "session.closed");
+  EXPECT_EQ(j["reason"], "idle");
+  LogTo(nullptr, Level::kError, "to.global");
+  EXPECT_EQ(lines_.size(), 1u);
+}
+
+TEST(LogRateLimitTest, OneLinePerIntervalCountingTheRest) {
+  RateLimit limit(std::chrono::milliseconds(200));
+  uint64_t suppressed = 99;
+  EXPECT_TRUE(limit.Allow(&suppressed));
+  EXPECT_EQ(suppressed, 0u);
+  EXPECT_FALSE(limit.Allow(&suppressed));
+  EXPECT_FALSE(limit.Allow(&suppressed));
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_TRUE(limit.Allow(&suppressed));
+  EXPECT_EQ(suppressed, 2u);
+}
+
 TEST(LogStderrTest, WritesToStderrWhenNoSinkIsSet) {
   SetSinkForTest(nullptr);
   Configure(Level::kInfo, Format::kText);
