@@ -2,7 +2,7 @@
 #   make run   - install deps, build Release, start `ironbus serve` (zero-config data dir)
 #   make test  - install deps, build, run the whole CTest suite, the ASan+UBSan suite and the
 #                fuzz smoke
-.PHONY: run test build deps unit asan tsan fuzz-smoke bench clean
+.PHONY: run test build deps unit asan tsan fuzz-smoke bench clean deb static
 
 JOBS ?= $(shell nproc)
 GEN := -G Ninja
@@ -11,6 +11,8 @@ TEST_DIR := build/test
 ASAN_DIR := build/asan
 TSAN_DIR := build/tsan
 FUZZ_DIR := build/fuzz
+STATIC_DIR := build/static
+DEB_DIR := build/deb
 
 deps:
 	@scripts/install-deps.sh
@@ -19,6 +21,17 @@ build: deps
 	@cmake -S . -B $(RELEASE_DIR) $(GEN) -DCMAKE_BUILD_TYPE=Release -DIRONBUS_TESTS=OFF \
 	  -DIRONBUS_BENCH=OFF -DIRONBUS_CRASH_POINTS=OFF >/dev/null
 	@cmake --build $(RELEASE_DIR) -j $(JOBS) --target ironbus
+
+# The Debian package of the Release binary (docs/operations.md): $(DEB_DIR)/ironbus-linux-<arch>.deb
+deb: build
+	@scripts/build-deb.sh $(RELEASE_DIR)/ironbus $(DEB_DIR)
+
+# One fully static binary (-DIRONBUS_STATIC=ON): $(STATIC_DIR)/ironbus
+static: deps
+	@cmake -S . -B $(STATIC_DIR) $(GEN) -DCMAKE_BUILD_TYPE=Release -DIRONBUS_STATIC=ON -DIRONBUS_TESTS=OFF \
+	  -DIRONBUS_BENCH=OFF -DIRONBUS_CRASH_POINTS=OFF >/dev/null
+	@cmake --build $(STATIC_DIR) -j $(JOBS) --target ironbus
+	@file $(STATIC_DIR)/ironbus
 
 run: build
 	$(RELEASE_DIR)/ironbus serve $(ARGS)
