@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "cli/data_dir.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
@@ -156,6 +157,10 @@ int RunServe(const ServeArgs& args) {
     std::cerr << "WARN: --allow-unknown-config has no effect without --config\n";
   }
   config::Config& cfg = loaded.config;
+  // Structured logs on stderr follow the resolved config from here on (spec 4.8, docs/logging.md):
+  // `auto` is JSON when stderr is not a TTY. config::Validate checked both names.
+  logging::Configure(logging::ParseLevel(cfg.log_level).value_or(logging::Level::kInfo),
+                     logging::ResolveFormat(cfg.log_format).value_or(logging::Format::kText));
   cfg.data_dir = ResolvedDataDir(cfg);
   const storage::LogOptions log_options = config::ToLogOptions(cfg);
   if (Status s = log_options.Validate(); !s.ok()) return Usage(s.message());
@@ -188,7 +193,7 @@ int RunServe(const ServeArgs& args) {
   auto opened = recovery::OpenDataDir(&fs, dir, recovery_options, log_options, SystemClock::Default());
   if (!opened.ok()) return Fail("serve", json, kExitInternal, opened.status().message());
 
-  for (const auto& w : opened->warnings) std::cerr << "WARN: " << w << '\n';
+  // Loss events and best-effort recovery failures were logged by OpenDataDir (recovery.*).
   const storage::Log& log = *opened->log;
   const std::string dlq_summary =
       opened->dlq_log ? Summary("dlq recovery", *opened->dlq_log, opened->dlq_report) : std::string();
@@ -271,9 +276,17 @@ int RunServe(const ServeArgs& args) {
     }
     std::cout.flush();
   }
+  logging::Info("broker.started", {{"addr", listen_addr},
+                                   {"data_dir", dir},
+                                   {"health_addr", health ? health->address() : std::string()},
+                                   {"durability", cfg.durability_level},
+                                   {"durable_offset", log.durable_offset()},
+                                   {"frozen", log.frozen()},
+                                   {"version", IRONBUS_VERSION}});
   if (log.frozen()) {
-    std::cerr << "WARN: the log is frozen read-only: " << log.frozen_status().message()
-              << " (run `ironbus repair --data-dir " << dir << " --apply` with the broker stopped)\n";
+    logging::Error("log.frozen", {{"data_dir", dir},
+                                  {"reason", log.frozen_status().message()},
+                                  {"action", "run `ironbus repair --data-dir " + dir + " --apply` with the broker stopped"}});
   }
   // systemd Type=notify (docs/operations.md): ready once listening; the watchdog pings only
   // while an io thread answers a probe. No-ops without NOTIFY_SOCKET.
@@ -281,19 +294,24 @@ int RunServe(const ServeArgs& args) {
   std::unique_ptr<SdWatchdog> watchdog =
       SdWatchdog::StartFromEnv([&broker](std::function<void()> done) { broker.PostProbe(std::move(done)); });
 
-  const int sig = WaitForStopSignal([&inputs, &cfg] { SdNotifyReload([&inputs, &cfg] { Reload(inputs, &cfg); }); });
+  const int sig = WaitForStopSignal([&] { SdNotifyReload([&] { Reload(inputs, &cfg, opened->log.get()); }); });
   // A second SIGINT/SIGTERM during the drain skips the rest of it (spec 8). Every acked
   // record is already durable (acks follow the fdatasync); only unacked work is abandoned.
   std::thread([] {
-    const int again = WaitForStopSignal([] { std::cerr << "ironbus: SIGHUP during shutdown: ignored\n"; });
-    std::cerr << "WARN: second " << (again == SIGINT ? "SIGINT" : "SIGTERM")
-              << " during the drain: exiting without finishing it (unacknowledged requests are dropped)\n";
+    const int again =
+        WaitForStopSignal([] { logging::Warn("shutdown.sighup_ignored", {{"reason", "shutting down"}}); });
+    logging::Warn("shutdown.second_signal",
+                  {{"signal", again == SIGINT ? "SIGINT" : "SIGTERM"},
+                   {"exit_code", kExitInternal},
+                   {"msg", "exiting without finishing the drain: unacknowledged requests are dropped and consumers "
+                           "may see redeliveries"}});
     std::_Exit(kExitInternal);
   }).detach();
   // Stop accepting, answer every request already received (in-flight fdatasyncs included),
   // then drain the appender with a final sync and close the logs.
   SdNotify("STOPPING=1\nSTATUS=draining");
   watchdog.reset();  // the drain is bounded by TimeoutStopSec, not the watchdog
+  logging::Info("broker.stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   shutting_down = true;  // /readyz answers 503 "shutting down" during the drain (spec 8)
   broker.Stop();  // ends with every group's cursor checkpoint written
   broker_for_wakeups = nullptr;
@@ -304,7 +322,7 @@ int RunServe(const ServeArgs& args) {
   if (!closed.ok() && !opened->log->frozen()) {
     return Fail("serve", json, kExitInternal, "clean stop failed: " + closed.message());
   }
-  std::cerr << "ironbus stopped on " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << '\n';
+  logging::Info("broker.stopped", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"exit_code", kExitOk}});
   return kExitOk;
 }
 

@@ -52,6 +52,8 @@ struct Config {
   uint64_t max_segment_bytes = 64ull << 20;
   uint64_t max_total_bytes = 0;
   std::string disk_full_policy = "drop-new";
+  uint64_t min_free_bytes = 64ull << 20;
+  uint64_t block_timeout_ms = 5000;
   std::string compression = "lz4";
   std::string io_mode = "buffered";
   uint64_t daily_physical_write_budget_bytes = 0;

@@ -160,11 +160,9 @@ void Validate(Loaded* loaded, bool file_set_retention) {
 
   // Accepted but not enforced by this build: say so rather than pretend.
   const std::pair<const char*, bool> unenforced[] = {
-      {"--max-total-bytes", c.max_total_bytes != 0},
       {"--daily-physical-write-budget-bytes", c.daily_physical_write_budget_bytes != 0},
       {"--group-idle-evict-ms", c.group_idle_evict_ms != 0},
       {"--commit-gather-us", c.commit_gather_us != 200},
-      {"--log-level/--log-format", c.log_level != "info" || c.log_format != "auto"},
       {"--enable-otlp-export", c.enable_otlp_export}};
   for (const auto& [flag, set] : unenforced) {
     if (set) warnings.push_back(std::string(flag) + " is accepted but not applied by this build");
@@ -175,8 +173,9 @@ void Validate(Loaded* loaded, bool file_set_retention) {
     errors.push_back("[retention] is in the config file but every limit is 0 (retention requested but every limit "
                      "is 0); set max_retained_bytes, max_age_ms or max_messages, or remove the section");
   }
-  if (c.disk_full_policy == "drop-oldest" && c.max_total_bytes == 0) {
-    warnings.push_back("disk_full_policy drop-oldest with max_total_bytes 0: the policy can never trigger");
+  if (c.disk_full_policy == "drop-oldest" && c.max_total_bytes == 0 && c.min_free_bytes == 0) {
+    warnings.push_back(
+        "disk_full_policy drop-oldest with max_total_bytes 0 and min_free_bytes 0: the policy can never trigger");
   }
   const RamEstimate ram = EstimateRam(c);
   if (!ram.fits()) errors.push_back(RamRefusal(c, ram));
@@ -225,6 +224,12 @@ storage::LogOptions ToLogOptions(const Config& c) {
   o.compression = c.compression == "none" ? format::Compression::kNone : format::Compression::kLz4;
   o.retention = {c.max_retained_bytes, static_cast<int64_t>(std::min<uint64_t>(c.max_age_ms, INT64_MAX)),
                  c.max_messages};
+  o.capacity.max_total_bytes = c.max_total_bytes;
+  o.capacity.min_free_bytes = c.min_free_bytes;
+  o.capacity.policy = c.disk_full_policy == "drop-oldest" ? storage::DiskFullPolicy::kDropOldest
+                      : c.disk_full_policy == "block"     ? storage::DiskFullPolicy::kBlock
+                                                          : storage::DiskFullPolicy::kDropNew;
+  o.capacity.block_timeout_ms = static_cast<int64_t>(std::min<uint64_t>(c.block_timeout_ms, INT64_MAX));
   return o;
 }
 

@@ -40,7 +40,8 @@ TEST_F(Validation, SegmentSize) {
 
 TEST_F(Validation, EnumsAreChecked) {
   ExpectError({{"--durability-level", "fast"}}, "--durability-level must be one of");
-  ExpectError({{"--disk-full-policy", "block"}}, "--disk-full-policy must be one of drop-new|drop-oldest");
+  ExpectError({{"--disk-full-policy", "wait"}}, "--disk-full-policy must be one of drop-new|drop-oldest|block");
+  ExpectOk({{"--disk-full-policy", "block"}});  // opt-in (docs/config.md "Disk full")
   ExpectError({{"--storage", "tape"}}, "--storage must be one of disk|memory");
   ExpectError({{"--compression", "zstd"}}, "--compression zstd is not built");
   ExpectError({{"--io-mode", "direct"}}, "--io-mode direct is not built");
@@ -117,19 +118,25 @@ TEST_F(Validation, RetentionSectionWithEveryBoundZeroIsRefused) {
 }
 
 TEST_F(Validation, DropOldestWithoutAByteCapWarns) {
-  const Loaded l = LoadFlags({{"--disk-full-policy", "drop-oldest"}});
+  const Loaded l = LoadFlags({{"--disk-full-policy", "drop-oldest"}, {"--min-free-bytes", "0"}});
   ASSERT_TRUE(l.ok());
   EXPECT_NE(Joined(l.warnings).find("can never trigger"), std::string::npos);
+  // With the free-disk watermark (on by default) the policy can trigger: no warning.
+  const Loaded w = LoadFlags({{"--disk-full-policy", "drop-oldest"}});
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(Joined(w.warnings).find("can never trigger"), std::string::npos);
 }
 
 TEST_F(Validation, UnbuiltKnobsAreReportedNotSilentlyIgnored) {
-  const Loaded l = LoadFlags({{"--max-total-bytes", "1048576"}, {"--group-idle-evict-ms", "5"},
+  const Loaded l = LoadFlags({{"--group-idle-evict-ms", "5"},
                               {"--enable-otlp-export", "true"}, {"--log-level", "debug"}});
   ASSERT_TRUE(l.ok()) << Joined(l.errors);
   const std::string w = Joined(l.warnings);
-  for (const char* flag : {"--max-total-bytes", "--group-idle-evict-ms", "--enable-otlp-export", "--log-level"}) {
+  for (const char* flag : {"--group-idle-evict-ms", "--enable-otlp-export"}) {
     EXPECT_NE(w.find(flag), std::string::npos) << flag << "\n" << w;
   }
+  // serve applies --log-level and --log-format (base/log.h): no "not applied" warning for them.
+  EXPECT_EQ(w.find("--log-level"), std::string::npos) << w;
 }
 
 }  // namespace
