@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   RegisterScrubVerifyRepair(app, &exit_code);
   RegisterBench(app, &exit_code);
   RegisterAdminViews(app, &exit_code);
+  RegisterTop(app, &exit_code);
 
   try {
     app.parse(argc, argv);

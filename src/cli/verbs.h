@@ -22,6 +22,8 @@ void RegisterCumulativeAck(CLI::App& app, int* exit_code);
 void RegisterBench(CLI::App& app, int* exit_code);  // bench.cc
 // info, lag, consumer ls|lag: read the broker's /admin JSON (admin_verbs.cc, http_get.h).
 void RegisterAdminViews(CLI::App& app, int* exit_code);
+// top: read-only live view of /admin + /metrics, or offline view of a data dir (top.cc).
+void RegisterTop(CLI::App& app, int* exit_code);
 
 // How an online verb (sub, cumulative-ack) reports a failed client call (spec 1.3):
 // Unavailable -> 5, InvalidArgument (a malformed --addr) -> 1, anything else -> 70; a broker
