@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "base/log.h"
 #include "format/record_format.h"
 #include "queue/group.h"
 
@@ -103,6 +104,11 @@ bool Group::MaybeTruncate(Window* out) {
   stats_.truncations += 1;
   stats_.truncated_records += earliest - old;
   out->items.push_back(TruncationNotice{earliest, earliest - old});
+  logging::Warn("consumer.truncated", {{"group", name_},
+                                       {"committed", old},
+                                       {"earliest_retained", earliest},
+                                       {"skipped", earliest - old},
+                                       {"reason", "retention removed unconsumed records"}});
   return true;
 }
 
@@ -134,6 +140,8 @@ Group::Poll Group::PollOne(Member& m, int64_t now_ns, uint64_t byte_cap, uint64_
     if (rec == nullptr) {
       // Offsets recovery could not keep (D1): consumers step over the hole.
       stats_.holes_skipped += hole_end - o;
+      logging::Warn("consumer.hole_skipped",
+                    {{"group", name_}, {"first_offset", o}, {"end_offset", hole_end}, {"skipped", hole_end - o}});
       const uint64_t before = cursor_.committed();
       cursor_.AckRange(o, hole_end);
       if (cursor_.committed() != before) OnCommitted();
@@ -150,6 +158,8 @@ Group::Poll Group::PollOne(Member& m, int64_t now_ns, uint64_t byte_cap, uint64_
       stats_.last_dead_lettered_offset = static_cast<int64_t>(o);
       CommitOffset(o);
       out->items.push_back(DeadLetterNotice{o, format::kDlqReasonMaxDeliver});
+      logging::Warn("consumer.dead_lettered",
+                    {{"group", name_}, {"offset", o}, {"reason", "max_deliver"}, {"resumed", true}});
       return Poll::kItem;
     }
     if (mode_ == GroupMode::kKeyShared && router_.Decide(record.key, o, m.id) != KeyRouter::Route::kDeliver) {
@@ -190,6 +200,8 @@ Group::Poll Group::DeadLetter(uint64_t offset, uint32_t deliveries, const format
   // the lease just granted stays (held by nobody) and the move is retried when it expires.
   Status st = env_.dlq->Append(name_, offset, deliveries, record);
   if (!st.ok()) {
+    logging::Error("consumer.dead_letter_failed",
+                   {{"group", name_}, {"offset", offset}, {"deliveries", deliveries}, {"error", st.message()}});
     out->error = st.WithContext(kErrStorage);
     return Poll::kError;
   }
@@ -199,6 +211,11 @@ Group::Poll Group::DeadLetter(uint64_t offset, uint32_t deliveries, const format
   stats_.last_dead_lettered_offset = static_cast<int64_t>(offset);
   CommitOffset(offset);
   out->items.push_back(DeadLetterNotice{offset, format::kDlqReasonMaxDeliver});
+  logging::Warn("consumer.dead_lettered", {{"group", name_},
+                                           {"offset", offset},
+                                           {"deliveries", deliveries},
+                                           {"max_deliver", env_.options->max_deliver},
+                                           {"reason", "max_deliver"}});
   return Poll::kItem;
 }
 

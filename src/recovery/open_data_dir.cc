@@ -1,5 +1,6 @@
 #include "recovery/open_data_dir.h"
 
+#include "base/log.h"
 #include "format/segment_name.h"
 
 namespace ironbus::recovery {
@@ -20,13 +21,47 @@ Status ProbeWritable(io::FileSystem* fs, const std::string& dir) {
   return st;
 }
 
+// One WARN line per loss event (spec 6.4), an ERROR when the caps froze the log, and a summary.
+void LogRecovery(const std::string& dir, const LossReport& report) {
+  for (const LossEvent& e : report.events) {
+    logging::Warn("recovery.loss", {{"data_dir", dir},
+                                    {"segment", e.segment_id},
+                                    {"segment_file", format::SegmentFileName(e.segment_id)},
+                                    {"byte_start", e.byte_offset_start},
+                                    {"byte_end", e.byte_offset_end},
+                                    {"bytes", e.bytes_skipped()},
+                                    {"first_offset", e.first_lost_offset},
+                                    {"end_offset", e.end_lost_offset},
+                                    {"offsets_exact", e.offsets_exact},
+                                    {"records_lost_estimate", e.records_lost_estimate},
+                                    {"reason", LossReasonMetricLabel(e.reason)},
+                                    {"data_loss", e.data_loss()},
+                                    {"truncated", e.truncated},
+                                    {"accepted", e.accepted}});
+  }
+  if (report.frozen) {
+    logging::Error("recovery.frozen", {{"data_dir", dir}, {"reason", report.frozen_reason}});
+  }
+  const LossTotals totals = report.Totals();
+  logging::Info("recovery.completed", {{"data_dir", dir},
+                                       {"loss_events", static_cast<uint64_t>(report.events.size())},
+                                       {"data_loss_bytes", totals.data_loss_bytes},
+                                       {"torn_tail_bytes", totals.torn_tail_bytes},
+                                       {"records_lost", totals.records_lost},
+                                       {"frozen", report.frozen}});
+}
+
 Result<std::unique_ptr<storage::Log>> RecoverAndOpen(io::FileSystem* fs, const std::string& dir,
                                                      const RecoveryOptions& options,
                                                      const storage::LogOptions& log_options, Clock* clock,
                                                      LossReport* report, std::vector<std::string>* warnings) {
   ASSIGN_OR_RETURN(Recovered rec, Recover(fs, dir, options));
   *report = rec.report;
-  for (auto& w : rec.warnings) warnings->push_back(dir + ": " + w);
+  for (auto& w : rec.warnings) {
+    logging::Warn("recovery.warning", {{"data_dir", dir}, {"msg", w}});
+    warnings->push_back(dir + ": " + w);
+  }
+  LogRecovery(dir, rec.report);
   return storage::Log::Open(fs, std::move(rec.state), log_options, clock);
 }
 

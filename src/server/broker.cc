@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "server/session.h"
 
 namespace ironbus::server {
@@ -18,12 +19,6 @@ namespace {
 
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
-
-void StderrLine(std::string_view line) {
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  std::cerr << "ironbus: " << line << '\n';
-}
 
 }  // namespace
 
@@ -56,7 +51,11 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
         }
         if (ec == asio::error::operation_aborted) co_return;
         // EMFILE and friends: keep serving the connections we have, try again shortly.
-        shared->log_line("accept failed: " + ec.message());
+        static logging::RateLimit accept_limit;
+        if (uint64_t suppressed = 0; accept_limit.Allow(&suppressed)) {
+          logging::LogTo(shared->log_line, logging::Level::kWarn, "conn.accept_failed",
+                         {{"error", ec.message()}, {"suppressed", suppressed}});
+        }
         backoff.expires_after(std::chrono::milliseconds(50));
         co_await backoff.async_wait(as_tuple(use_awaitable));
         continue;
@@ -79,6 +78,13 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
       if (!session) {
         // At the cap: closed at once, no frame (spec 14).
         shared->connections_refused++;
+        static logging::RateLimit refuse_limit;
+        if (uint64_t suppressed = 0; refuse_limit.Allow(&suppressed)) {
+          logging::LogTo(shared->log_line, logging::Level::kWarn, "conn.refused",
+                         {{"reason", "max_connections"},
+                          {"max_connections", static_cast<uint64_t>(shared->options.max_connections)},
+                          {"suppressed", suppressed}});
+        }
         asio::error_code ignored;
         socket.close(ignored);
         continue;
@@ -115,7 +121,7 @@ Broker::Broker(storage::Log* log, storage::Appender* appender, queue::Groups* gr
   shared.log = log;
   shared.appender = appender;
   shared.options = std::move(options);
-  shared.log_line = shared.options.log_sink ? shared.options.log_sink : StderrLine;
+  shared.log_line = shared.options.log_sink;  // empty: logging::Log (stderr)
   shared.dedup = std::make_unique<queue::DedupWindow>(SystemClock::Default(), shared.options.dedup);
   if (groups != nullptr) {
     shared.consume = std::make_unique<ConsumeService>(groups, SystemClock::Default(), shared.log_line);
@@ -169,7 +175,8 @@ Status Broker::Start() {
           self->io.run();
           return;
         } catch (const std::exception& e) {
-          self->shared->log_line(std::string("io thread: ") + e.what());
+          logging::LogTo(self->shared->log_line, logging::Level::kError, "broker.io_thread_error",
+                         {{"error", e.what()}});
         }
       }
     });
@@ -206,15 +213,19 @@ void Broker::Stop() {
   // 2-3. Every connection answers what it received and closes; stragglers are cut.
   for (auto& session : impl.Live()) session->Drain();
   if (!impl.WaitForSessions(impl.shared->options.drain_timeout)) {
-    impl.shared->log_line("stop: cutting connections still draining after " +
-                          std::to_string(impl.shared->options.drain_timeout.count()) + " ms");
+    logging::LogTo(impl.shared->log_line, logging::Level::kWarn, "shutdown.connections_cut",
+                   {{"drain_timeout_ms", static_cast<int64_t>(impl.shared->options.drain_timeout.count())},
+                    {"connections", static_cast<uint64_t>(impl.Live().size())}});
     for (auto& session : impl.Live()) session->Abort();
     (void)impl.WaitForSessions(std::chrono::milliseconds(5'000));
   }
   // 4. Whatever is still queued is appended and synced; its completions are posted to the
   // io context, which is still running, and find their sessions closed.
   Status appender_stopped = impl.shared->appender->Stop();
-  if (!appender_stopped.ok()) impl.shared->log_line("stop: appender: " + appender_stopped.message());
+  if (!appender_stopped.ok()) {
+    logging::LogTo(impl.shared->log_line, logging::Level::kError, "shutdown.appender_failed",
+                   {{"error", appender_stopped.message()}});
+  }
   // 5. Every ack the sessions sent is applied: write the cursors.
   impl.shared->consume->Stop();
   impl.work.reset();

@@ -95,8 +95,9 @@ struct BrokerOptions {
   queue::DedupOptions dedup;
   // SO_SNDBUF for accepted sockets; 0 = the OS default (tests shrink it).
   int socket_send_buffer_bytes = 0;
-  // Diagnostic lines (a malformed stream, an idle or slow client cut, a fatal storage error).
-  // Called from io threads; must be thread-safe. Empty = "ironbus: <line>" on stderr.
+  // Operator log lines (a malformed stream, an idle or slow client cut, a shed, a fatal storage
+  // error), rendered by base/log.h (docs/logging.md). Called from io threads; must be
+  // thread-safe. Empty = logging::Log, i.e. stderr.
   std::function<void(std::string_view line)> log_sink;
 };
 

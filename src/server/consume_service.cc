@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <exception>
 
+#include "base/log.h"
+
 namespace ironbus::server {
 namespace {
 
@@ -27,7 +29,7 @@ void ConsumeService::Start() {
       } catch (const std::exception& e) {
         // A Group call that throws (allocation failure) loses that one request; the queue
         // thread keeps serving everyone else.
-        log_line_(std::string("queue thread: ") + e.what());
+        logging::LogTo(log_line_, logging::Level::kError, "consume.thread_error", {{"error", e.what()}});
       }
     }
   });
@@ -41,7 +43,10 @@ void ConsumeService::Stop() {
     for (auto& [id, state] : members_) {
       if (state.parked) AnswerParked(state, EmptyWindow());
     }
-    if (Status s = groups_->CheckpointAll(); !s.ok()) log_line_("stop: writing consumer checkpoints: " + s.message());
+    if (Status s = groups_->CheckpointAll(); !s.ok()) {
+      logging::LogTo(log_line_, logging::Level::kError, "consume.checkpoint_failed",
+                     {{"group", "*"}, {"when", "stop"}, {"error", s.message()}});
+    }
     timer_.cancel();
     work_.reset();
   });
@@ -62,7 +67,10 @@ Status ConsumeService::SwitchTo(uint64_t member, std::string_view group, const q
   if (previous != nullptr) {
     if (state.parked) AnswerParked(state, EmptyWindow());
     Status left = previous->Leave(member, Now(), /*clean=*/true);
-    if (!left.ok()) log_line_("group '" + previous->name() + "': checkpoint at leave: " + left.message());
+    if (!left.ok()) {
+      logging::LogTo(log_line_, logging::Level::kError, "consume.checkpoint_failed",
+                     {{"group", previous->name()}, {"when", "leave"}, {"error", left.message()}});
+    }
     TickGroup(previous);  // released leases may complete someone else's parked fetch
   }
   state.group = next;
@@ -178,7 +186,10 @@ void ConsumeService::Disconnect(uint64_t member) {
     if (g == nullptr) return;
     // Leases are released at once (they keep their delivery counts) and the cursor is written.
     Status left = g->Leave(member, Now(), /*clean=*/true);
-    if (!left.ok()) log_line_("group '" + g->name() + "': checkpoint at disconnect: " + left.message());
+    if (!left.ok()) {
+      logging::LogTo(log_line_, logging::Level::kError, "consume.checkpoint_failed",
+                     {{"group", g->name()}, {"when", "disconnect"}, {"error", left.message()}});
+    }
     TickGroup(g);
   });
 }

@@ -10,6 +10,7 @@
 #include <exception>
 #include <thread>
 
+#include "base/log.h"
 #include "server/admin.h"
 
 namespace ironbus::server {
@@ -200,8 +201,11 @@ struct HealthServer::Impl {
   asio::awaitable<void> ServeGuarded(std::shared_ptr<Conn> conn) {
     try {
       co_await Serve(conn);
-    } catch (...) {
+    } catch (const std::exception& e) {
       // An allocation failure or an unexpected asio throw ends this connection only.
+      logging::Error("health.request_failed", {{"error", e.what()}});
+    } catch (...) {
+      logging::Error("health.request_failed", {{"error", "unknown exception"}});
     }
     asio::error_code ignored;
     conn->socket.close(ignored);
@@ -228,6 +232,10 @@ struct HealthServer::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(as_tuple(use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        static logging::RateLimit accept_limit;
+        if (uint64_t suppressed = 0; accept_limit.Allow(&suppressed)) {
+          logging::Warn("health.accept_failed", {{"error", ec.message()}, {"suppressed", suppressed}});
+        }
         // EMFILE and friends: pause instead of spinning, then try the next one.
         backoff.expires_after(std::chrono::milliseconds(100));
         co_await backoff.async_wait(as_tuple(use_awaitable));
@@ -235,6 +243,12 @@ struct HealthServer::Impl {
       }
       if (open >= options.max_connections) {
         refused++;
+        static logging::RateLimit refuse_limit;
+        if (uint64_t suppressed = 0; refuse_limit.Allow(&suppressed)) {
+          logging::Warn("health.conn_refused", {{"reason", "at_capacity"},
+                                                {"max_connections", static_cast<uint64_t>(options.max_connections)},
+                                                {"suppressed", suppressed}});
+        }
         asio::error_code ignored;
         socket.close(ignored);
         continue;
@@ -314,7 +328,10 @@ Result<std::unique_ptr<HealthServer>> HealthServer::Start(HealthOptions options,
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::IOError("health listener on " + where + ": " + ec.message());
+  if (ec) {
+    logging::Error("health.listen_failed", {{"addr", where}, {"error", ec.message()}});
+    return Status::IOError("health listener on " + where + ": " + ec.message());
+  }
   const tcp::endpoint bound = impl->acceptor.local_endpoint(ec);
   impl->port = bound.port();
   impl->address = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string()) +
@@ -328,11 +345,15 @@ Result<std::unique_ptr<HealthServer>> HealthServer::Start(HealthOptions options,
       try {
         raw->io.run();
         return;
-      } catch (...) {
+      } catch (const std::exception& e) {
         // A handler escaped its guard: keep serving; the connection it belonged to is gone.
+        logging::Error("health.thread_error", {{"error", e.what()}});
+      } catch (...) {
+        logging::Error("health.thread_error", {{"error", "unknown exception"}});
       }
     }
   });
+  logging::Info("health.started", {{"addr", raw->address}, {"admin", raw->options.enable_admin}});
   return std::unique_ptr<HealthServer>(new HealthServer(std::move(impl)));
 }
 
@@ -360,6 +381,7 @@ void HealthServer::Stop() {
   });
   raw->io.stop();
   if (raw->thread.joinable()) raw->thread.join();
+  logging::Info("health.stopped", {{"addr", raw->address}});
   // Suspended connection coroutines (and their sockets) are destroyed with the io_context.
 }
 

@@ -4,6 +4,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <exception>
 
+#include "base/log.h"
 #include "server/verbs.h"
 
 namespace ironbus::server {
@@ -97,7 +98,10 @@ void Session::Close(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
   reader_done_ = true;
-  if (!reason.empty()) shared_->log_line(peer_ + ": " + reason);
+  if (!reason.empty()) {
+    logging::LogTo(shared_->log_line, logging::Level::kWarn, "session.closed",
+                   {{"peer", peer_}, {"session", id_}, {"reason", reason}});
+  }
   // Its leases are released at once (redelivered to others, delivery counts kept).
   if (consumer_) shared_->consume->Disconnect(id_);
   asio::error_code ignored;
@@ -159,7 +163,8 @@ asio::awaitable<bool> Session::ProcessFrames() {
     if (state == protocol::FrameDecoder::State::kBroken) {
       // The stream can no longer be framed: answer what is queued, then close (spec 2).
       shared_->framing_errors++;
-      shared_->log_line(peer_ + ": closing: " + decoder_.error());
+      logging::LogTo(shared_->log_line, logging::Level::kWarn, "session.framing_error",
+                     {{"peer", peer_}, {"session", id_}, {"error", decoder_.error()}, {"action", "closing"}});
       co_return false;
     }
     shared_->frames_in++;
@@ -290,7 +295,12 @@ asio::awaitable<void> Session::Watchdog() {
       if (writing_ && write_bound.count() > 0) {
         if (now - write_started_ >= write_bound) {
           shared_->slow_closed++;
-          Close("closing: the client has not read its replies for " + std::to_string(write_bound.count()) + " ms");
+          logging::LogTo(shared_->log_line, logging::Level::kWarn, "session.slow_closed",
+                         {{"peer", peer_},
+                          {"session", id_},
+                          {"write_timeout_ms", static_cast<int64_t>(write_bound.count())},
+                          {"reason", "the client has not read its replies"}});
+          Close("");
           break;
         }
         next = std::min(next, write_started_ + write_bound);
@@ -300,7 +310,9 @@ asio::awaitable<void> Session::Watchdog() {
         // owed the window restarts from now.
         if (!Owed() && now - last_activity_ >= idle) {
           shared_->idle_closed++;
-          Close("closing: idle for " + std::to_string(idle.count()) + " ms");
+          logging::LogTo(shared_->log_line, logging::Level::kInfo, "session.idle_closed",
+                         {{"peer", peer_}, {"session", id_}, {"idle_ms", static_cast<int64_t>(idle.count())}});
+          Close("");
           break;
         }
         next = std::min(next, Owed() ? now + idle : last_activity_ + idle);

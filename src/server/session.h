@@ -62,7 +62,7 @@ struct BrokerShared {
   std::atomic<uint64_t> slow_closed{0};
   std::unique_ptr<queue::DedupWindow> dedup;
   std::unique_ptr<ConsumeService> consume;
-  std::function<void(std::string_view)> log_line;  // never empty
+  std::function<void(std::string_view)> log_line;  // options.log_sink; empty = base/log.h on stderr
   std::function<void(uint64_t session_id)> on_ended;
 };
 

@@ -2,6 +2,7 @@
 // everything else (spec/protocol.md sections 2, 4, 5, 7, 9).
 #include <algorithm>
 
+#include "base/log.h"
 #include "format/record_format.h"
 #include "protocol/codec.h"
 #include "protocol/handshake.h"
@@ -180,7 +181,18 @@ Session::Next Session::HandlePub(ByteView body, bool fire_and_forget) {
   if (level == 0) {
     // Never waited for and never answered: shed at once when the queue is full.
     Status s = shared_->appender->TrySubmit(std::move(request), MakeCompletion(produce));
-    if (!s.ok()) FailSlot(produce, pr::Err{}, false);
+    if (!s.ok()) {
+      static logging::RateLimit limit;
+      if (uint64_t suppressed = 0; limit.Allow(&suppressed)) {
+        logging::LogTo(shared_->log_line, logging::Level::kWarn, "produce.shed",
+                       {{"peer", peer_},
+                        {"ack_level", 0},
+                        {"reason", s.IsUnavailable() ? "at_capacity" : "refused"},
+                        {"error", s.message()},
+                        {"suppressed", suppressed}});
+      }
+      FailSlot(produce, pr::Err{}, false);
+    }
     return Next::kContinue;
   }
   inflight_append_bytes_ += produce.bytes;
@@ -257,6 +269,22 @@ void Session::OnAppended(const Produce& produce, Result<uint64_t> offset) {
 
 void Session::FailSlot(const Produce& produce, const pr::Err& err, bool fatal) {
   shared_->publishes_refused++;
+  if (!fatal && (err.code == pr::kErrAtCapacity || err.code == pr::kErrStorage)) {
+    // Sheds (the append queue or the byte cap is full) and refusals by a frozen or full log:
+    // one line a second per kind, with how many were folded into it (spec 6.4).
+    static logging::RateLimit shed_limit;
+    static logging::RateLimit refuse_limit;
+    const bool shed = err.code == pr::kErrAtCapacity;
+    if (uint64_t suppressed = 0; (shed ? shed_limit : refuse_limit).Allow(&suppressed)) {
+      logging::LogTo(shared_->log_line, logging::Level::kWarn, shed ? "produce.shed" : "produce.refused",
+                     {{"peer", peer_},
+                      {"reason", shed ? "at_capacity" : "storage"},
+                      {"code", err.code},
+                      {"bytes", produce.bytes},
+                      {"error", err.message},
+                      {"suppressed", suppressed}});
+    }
+  }
   if (produce.ticket != 0) {
     // Not appended: the id is forgotten (a retry is fresh) and any waiting duplicate is answered.
     shared_->dedup->Resolve(produce.ticket, Status::Unavailable(err.message));
@@ -268,7 +296,8 @@ void Session::FailSlot(const Produce& produce, const pr::Err& err, bool fatal) {
   if (fatal && !closed_) {
     // The write or fdatasync failed and froze the log: this connection answers what it owes
     // and closes (spec 9, storage.md 12.4).
-    shared_->log_line(peer_ + ": fatal storage error, closing after the queued replies: " + err.message);
+    logging::LogTo(shared_->log_line, logging::Level::kError, "produce.storage_error",
+                   {{"peer", peer_}, {"session", id_}, {"error", err.message}, {"action", "closing after the queued replies"}});
     StartDrain();
   }
 }

@@ -335,7 +335,8 @@ std::string Start(std::unique_ptr<Broker>* broker, const std::string& data_dir, 
   *startup_ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
   const std::string banner = (*broker)->output();
   *error = addr.empty() ? "the broker did not start" : CheckRecoveryLine(banner, model.log.size());
-  if ((*broker)->errors().find("frozen") != std::string::npos) *error += " (the log opened frozen)";
+  // serve logs the `log.frozen` event (docs/logging.md) whenever the log opens read-only.
+  if ((*broker)->errors().find("log.frozen") != std::string::npos) *error += " (the log opened frozen)";
   if (!error->empty()) *error += "\n" + banner + (*broker)->errors();
   return error->empty() ? addr : "";
 }
@@ -386,7 +387,7 @@ TEST(Kill9, AcknowledgedWorkSurvivesSigkillUnderLoad) {
     ASSERT_EQ(exit_code, -1) << where << "the broker exited by itself instead of dying by SIGKILL\n"
                              << broker->errors();
     ASSERT_EQ(broker->term_signal(), SIGKILL) << where << broker->errors();
-    ASSERT_EQ(broker->errors().find("ironbus stopped"), std::string::npos) << where << broker->errors();
+    ASSERT_EQ(broker->errors().find("broker.stopped"), std::string::npos) << where << broker->errors();
 
     for (int p = 0; p < kProducers; ++p) {
       ASSERT_EQ(producers[p].failure, "") << where << "producer " << p;
