@@ -74,6 +74,25 @@ nlohmann::json AdminJson(const MetricsSnapshot& s) {
   out["groups"] = consumers;  // spec 6.3: a byte-identical copy, kept for compatibility
   out["groups_complete"] = s.groups_complete;
   out["dlq"] = {{"records", s.dlq_records}, {"last_dead_lettered_offset", last_dead_lettered}};
+  out["capacity"] = {{"at_capacity", s.at_capacity},
+                     {"log_bytes", s.total_record_bytes},
+                     {"max_total_bytes", s.capacity.max_total_bytes},
+                     {"disk_free_bytes", s.disk_free_bytes},
+                     {"min_free_bytes", s.capacity.min_free_bytes},
+                     {"disk_full_policy", storage::DiskFullPolicyName(s.capacity.policy)},
+                     {"block_timeout_ms", s.capacity.block_timeout_ms},
+                     {"refused_at_capacity", s.appender.refused_at_capacity},
+                     {"segments_reaped", s.appender.segments_reaped},
+                     {"segments_force_reaped", s.appender.segments_force_reaped},
+                     {"holds", s.appender.holds},
+                     {"hold_timeouts", s.appender.hold_timeouts}};
+  // Spec 6.3 "config": the caps in effect (live keys reflect a SIGHUP reload). No secrets.
+  out["config"] = {{"max_total_bytes", s.capacity.max_total_bytes},
+                   {"max_retained_bytes", s.retention.max_retained_bytes},
+                   {"max_age_ms", s.retention.max_age_ms},
+                   {"max_messages", s.retention.max_messages},
+                   {"disk_full_policy", storage::DiskFullPolicyName(s.capacity.policy)},
+                   {"min_free_bytes", s.capacity.min_free_bytes}};
   return out;
 }
 

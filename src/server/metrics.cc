@@ -172,6 +172,11 @@ MetricsSnapshot CollectMetrics(const MetricsSources& src) {
     s.writer_healthy = !src.log->frozen();
     if (!s.writer_healthy) s.frozen_reason = src.log->frozen_status().message();
     s.durability = std::string(DurabilityName(src.log->options().durability));
+    s.at_capacity = src.log->at_capacity();
+    s.capacity = src.log->capacity();
+    s.retention = src.log->retention();
+    s.total_record_bytes = src.log->total_record_bytes();
+    if (Result<uint64_t> free_bytes = src.log->AvailableBytesNow(); free_bytes.ok()) s.disk_free_bytes = *free_bytes;
   } else {
     s.recovered = false;
   }
@@ -213,6 +218,12 @@ Readiness CheckReadiness(const MetricsSnapshot& s) {
   if (s.max_connections > 0 && s.broker.connections_open >= s.max_connections) {
     return {false, "connection cap reached (" + std::to_string(s.broker.connections_open) + " of " +
                        std::to_string(s.max_connections) + ")"};
+  }
+  if (s.at_capacity) {
+    // Under drop-oldest the log frees room itself; this stays set only when nothing could go.
+    return {false, "at capacity (" + std::to_string(s.total_record_bytes) + " record bytes, max_total_bytes " +
+                       std::to_string(s.capacity.max_total_bytes) + "; " + std::to_string(s.disk_free_bytes) +
+                       " bytes free, min_free_bytes " + std::to_string(s.capacity.min_free_bytes) + ")"};
   }
   if (s.append_queue_capacity > 0 && s.append_queue_depth >= s.append_queue_capacity) {
     return {false, "append queue full (" + std::to_string(s.append_queue_depth) + " of " +
@@ -281,6 +292,27 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   e.Gauge("ironbus_append_queue_depth", "Produce requests queued for the appender.", s.append_queue_depth);
   e.Gauge("ironbus_produce_saturated", "1 once any produce has been shed or refused.",
           (s.broker.publishes_shed + s.broker.publishes_refused) > 0 ? 1 : 0);
+
+  // Capacity: the byte cap, the free-disk watermark and what the disk-full policy did.
+  e.Gauge("ironbus_at_capacity", "1 while publishes are refused (or held) at the byte cap or free-disk watermark.",
+          s.at_capacity ? 1 : 0);
+  e.Gauge("ironbus_log_bytes", "Record bytes the log holds (what max_total_bytes counts).", s.total_record_bytes);
+  e.Gauge("ironbus_max_total_bytes", "The byte cap in effect (0 = unlimited).", s.capacity.max_total_bytes);
+  e.Gauge("ironbus_disk_free_bytes", "Bytes available on the data directory's file system.", s.disk_free_bytes);
+  e.Gauge("ironbus_min_free_bytes", "The free-disk watermark in effect (0 = off).", s.capacity.min_free_bytes);
+  e.Counter("ironbus_produce_at_capacity_total", "Produces refused at capacity (byte cap, watermark, ENOSPC).",
+            s.appender.refused_at_capacity);
+  e.Counter("ironbus_segments_reaped_total", "Segments deleted by retention and at the cap (force-reaped included).",
+            s.appender.segments_reaped);
+  e.Counter("ironbus_segments_force_reaped_total",
+            "Unconsumed segments deleted by drop-oldest at the cap (data loss by policy).",
+            s.appender.segments_force_reaped);
+  e.Counter("ironbus_force_reaped_records_total", "Records in those force-reaped segments.",
+            s.appender.records_force_reaped);
+  e.Counter("ironbus_produce_holds_total", "Publishes held at the cap under disk_full_policy block.",
+            s.appender.holds);
+  e.Counter("ironbus_produce_hold_timeouts_total", "Held publishes refused after block_timeout_ms.",
+            s.appender.hold_timeouts);
 
   // Connections.
   e.Gauge("ironbus_connections_open", "Client connections open now.", s.broker.connections_open);

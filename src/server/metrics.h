@@ -66,6 +66,12 @@ struct MetricsSnapshot {
   bool shutting_down = false;
   std::string durability;     // "sync" | "interval" | "none"
   storage::LogStats log;
+  // Capacity (the byte cap and the free-disk watermark, storage::CapacityOptions).
+  bool at_capacity = false;
+  storage::CapacityOptions capacity;
+  storage::RetentionOptions retention;
+  uint64_t total_record_bytes = 0;  // what the byte cap counts (appended, unsynced included)
+  uint64_t disk_free_bytes = 0;     // statvfs of the data dir at the scrape
   // Broker front end and appender.
   BrokerStats broker;
   size_t max_connections = 0;  // 0 = unknown (no cap check)

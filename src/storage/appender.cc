@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/crash_point.h"
+#include "base/log.h"
 
 namespace ironbus::storage {
 namespace {
@@ -154,6 +155,14 @@ size_t Appender::AppendRun(std::deque<Pending>& batch, size_t begin, bool may_bl
       if (r.status().IsUnavailable()) {
         if (may_block) return i;  // held: the caller commits [begin, i) and waits
         at_capacity = r.status();
+        static logging::RateLimit limit;
+        if (uint64_t suppressed = 0; limit.Allow(&suppressed)) {
+          logging::Warn("produce.at_capacity",
+                        {{"policy", DiskFullPolicyName(log_->capacity().policy)},
+                         {"reason", r.status().message()},
+                         {"refused_in_batch", static_cast<uint64_t>(batch.size() - i)},
+                         {"suppressed", suppressed}});
+        }
       }
     }
     results->push_back(std::move(r));
@@ -169,6 +178,18 @@ bool Appender::ReapAtCapacity() {
   stats_.segments_reaped += reaped->segments_deleted;
   stats_.segments_force_reaped += reaped->force_reaped_segments;
   stats_.records_force_reaped += reaped->force_reaped_records;
+  if (reaped->force_reaped_segments > 0) {
+    logging::Warn("retention.force_reaped", {{"policy", "drop-oldest"},
+                                             {"segments", reaped->force_reaped_segments},
+                                             {"records", reaped->force_reaped_records},
+                                             {"first_offset", log_->first_offset()},
+                                             {"msg", "unconsumed records deleted at capacity; groups behind get a truncation"}});
+  }
+  if (reaped->segments_deleted > reaped->force_reaped_segments) {
+    logging::Info("retention.reaped", {{"trigger", "capacity"},
+                                       {"segments", reaped->segments_deleted - reaped->force_reaped_segments},
+                                       {"first_offset", log_->first_offset()}});
+  }
   return reaped->segments_deleted > 0;
 }
 
@@ -183,6 +204,11 @@ bool Appender::WaitForRoom(int64_t deadline_ns) {
 }
 
 void Appender::RecordHold(int64_t held_ns, bool timed_out) {
+  if (timed_out) {
+    logging::Warn("produce.hold_timeout", {{"policy", "block"},
+                                           {"held_ms", held_ns / 1'000'000},
+                                           {"msg", "publish refused at capacity after block_timeout_ms"}});
+  }
   std::lock_guard<std::mutex> lock(queue_mu_);
   stats_.holds += 1;
   stats_.hold_timeouts += timed_out ? 1 : 0;
@@ -256,8 +282,15 @@ void Appender::CommitAndComplete(std::deque<Pending>* batch, size_t begin, std::
     // Retention failures do not endanger acknowledged data; the next batch tries again.
     Result<RetentionResult> reaped = log_->ApplyRetention(options_.retention_floor());
     if (reaped.ok() && reaped->segments_deleted > 0) {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      stats_.segments_reaped += reaped->segments_deleted;
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        stats_.segments_reaped += reaped->segments_deleted;
+      }
+      logging::Info("retention.reaped", {{"trigger", "retention"},
+                                         {"segments", reaped->segments_deleted},
+                                         {"records", reaped->records_deleted},
+                                         {"bytes", reaped->bytes_deleted},
+                                         {"first_offset", log_->first_offset()}});
     }
   }
   if (appended > 0 && options_.on_appended) options_.on_appended();

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/crash_point.h"
+#include "base/log.h"
 #include "format/compression.h"
 #include "format/record_format.h"
 #include "format/segment_name.h"
@@ -124,7 +125,13 @@ Status Log::Freeze(const Status& cause) {
     active_.reset();
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
-  if (frozen_.ok()) frozen_ = Status::FailedPrecondition("log frozen: " + cause.ToString());
+  if (frozen_.ok()) {
+    frozen_ = Status::FailedPrecondition("log frozen: " + cause.ToString());
+    logging::Error("log.frozen", {{"data_dir", dir_},
+                                  {"cause", cause.ToString()},
+                                  {"next_offset", next_offset_},
+                                  {"action", "writes refused until a restart; reads of durable records continue"}});
+  }
   return cause;
 }
 
@@ -399,6 +406,12 @@ uint64_t Log::TotalRecordBytesLocked() const {
 }
 
 Status Log::CheckCapacityLocked(bool force_disk_check) {
+  Status s = CapacityStatusLocked(force_disk_check);
+  at_capacity_.store(!s.ok(), std::memory_order_relaxed);
+  return s;
+}
+
+Status Log::CapacityStatusLocked(bool force_disk_check) {
   const CapacityOptions& c = capacity_;
   if (c.max_total_bytes != 0) {
     const uint64_t total = TotalRecordBytesLocked();
@@ -437,7 +450,8 @@ void Log::SetRetention(const RetentionOptions& retention) {
 void Log::SetCapacity(const CapacityOptions& capacity) {
   std::lock_guard<std::mutex> lock(write_mu_);
   capacity_ = capacity;
-  bytes_since_disk_check_ = std::numeric_limits<uint64_t>::max();  // re-read at the next append
+  bytes_since_disk_check_ = std::numeric_limits<uint64_t>::max();
+  if (CheckWritable().ok()) (void)CheckCapacityLocked(/*force_disk_check=*/true);
 }
 
 RetentionOptions Log::retention() const {

@@ -166,6 +166,11 @@ class Log {
   // The last free-space reading of the watermark check; UINT64_MAX before the first one
   // (min_free_bytes 0 never reads it).
   uint64_t last_available_bytes() const;
+  // Whether the last capacity check (an append, MakeRoom, SetCapacity) found the log at
+  // capacity: what /readyz reports. Lock-free.
+  bool at_capacity() const { return at_capacity_.load(std::memory_order_relaxed); }
+  // statvfs of the data directory now (for /metrics); takes no lock.
+  Result<uint64_t> AvailableBytesNow() const { return fs_->AvailableBytes(dir_); }
 
   // Record bytes written to the OS but not yet fdatasync'd (the kInterval byte trigger).
   uint64_t unsynced_bytes() const;
@@ -214,6 +219,7 @@ class Log {
   // Ok, or Unavailable("at capacity: ...") naming the bound. `force_disk_check` re-reads the
   // free space now instead of after the next ~1 MiB.
   Status CheckCapacityLocked(bool force_disk_check);
+  Status CapacityStatusLocked(bool force_disk_check);  // the check without updating at_capacity_
   // Unlinks the oldest segment, fsyncs the directory, then drops it from memory.
   Status DeleteOldestLocked(RetentionResult* result);
 
@@ -236,6 +242,7 @@ class Log {
   uint64_t bytes_since_disk_check_ = 0;  // appended since the last statvfs
   bool below_watermark_ = false;         // the last reading was under min_free_bytes
   std::atomic<uint64_t> available_bytes_{UINT64_MAX};
+  std::atomic<bool> at_capacity_{false};
 
   // Published state, guarded by mu_ (written only with write_mu_ also held).
   mutable std::shared_mutex mu_;
