@@ -181,6 +181,28 @@ TEST_F(TopLive, TmuxBrokerGoneShowsUnreachableKeepsRetryingAndCtrlCQuits) {
   EXPECT_EQ(TopExit(), "0\n");
 }
 
+TEST_F(TopLive, TmuxManyGroupsFit80x24WithMoreGroupsLine) {
+  ASSERT_TRUE(Tmux::Available());
+  StartBroker();
+  Publish(0, 1);
+  for (int g = 0; g < 12; ++g) {
+    ASSERT_EQ(Run("sub --addr " + addr_ + " --group grp-" + std::to_string(g) + " --max 1 --ack").exit_code, 0);
+  }
+  Tmux tmux;
+  ASSERT_TRUE(tmux.Start(TopCommand("--admin-addr " + health_)));
+  // 13 groups (the default one too) cannot all fit under the fixed panels of a 24-line screen.
+  const std::string screen = tmux.WaitFor({"more groups", "q or Ctrl-C quits"});
+  EXPECT_TRUE(Has(screen, "  (default): committed=0 lag=1 in_flight=0")) << screen;
+  EXPECT_TRUE(Has(screen, ": committed=1 lag=0 in_flight=0")) << screen;
+  EXPECT_TRUE(Has(screen, "more groups")) << screen;
+  ExpectFits80x24(screen);
+  const auto lines = SplitLines(screen);
+  ASSERT_EQ(lines.size(), 24u) << screen;
+  EXPECT_EQ(lines.back(), "read-only view: nothing is changed. q or Ctrl-C quits");
+  tmux.Keys("q");
+  EXPECT_TRUE(tmux.WaitGone()) << tmux.Screen();
+}
+
 TEST_F(TopLive, OnceIsOnePlainSnapshot) {
   StartBroker();
   Publish(0, 3);
