@@ -147,7 +147,10 @@ Status Log::CreateActive() {
   if (!created.ok()) {
     // At capacity: the file was removed again and nothing installed, so the same id is
     // tried next time (no record was ever written under it). Anything else freezes.
-    if (created.status().IsUnavailable()) return created.status();
+    if (created.status().IsUnavailable()) {
+      at_capacity_.store(true, std::memory_order_relaxed);  // what /readyz shows until a create works
+      return created.status();
+    }
     return Freeze(created.status());
   }
   std::unique_ptr<SegmentWriter> writer = std::move(created).value();
@@ -346,7 +349,9 @@ Result<RetentionResult> Log::MakeRoom(uint64_t protect_floor_offset) {
   // pass deletes it or stops: a fresh active segment holds no records), so this ends. No
   // active segment means the disk refused a segment create (ENOSPC): one deletion is then
   // enough to retry it.
-  while (!CheckCapacityLocked(/*force_disk_check=*/true).ok() || (active_ == nullptr && result.segments_deleted == 0)) {
+  // (CapacityStatusLocked: the flag /readyz shows is left to the append that follows.)
+  while (!CapacityStatusLocked(/*force_disk_check=*/true).ok() ||
+         (active_ == nullptr && result.segments_deleted == 0)) {
     if (segments_.size() <= 1) {
       if (active_ == nullptr) break;
       const SegmentMark& m = active_->appended_mark();
