@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace ironbus::logging {
 
@@ -41,9 +42,20 @@ struct Field {
   Field(std::string_view key, unsigned value);
   Field(std::string_view key, bool value);
   Field(std::string_view key, double value);
-  // Overloads so every integer type picks one constructor without ambiguity.
-  Field(std::string_view key, long long value) : Field(key, static_cast<int64_t>(value)) {}
-  Field(std::string_view key, unsigned long long value) : Field(key, static_cast<uint64_t>(value)) {}
+  // Every other integer type (long long, short, size_t where it is not uint64_t ...) without
+  // ambiguity: widened to int64_t or uint64_t.
+  template <typename T>
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>)
+  Field(std::string_view key, T value) : Field(key, Widen(value)) {}
+
+  template <typename T>
+  static constexpr auto Widen(T v) {
+    if constexpr (std::is_signed_v<T>) {
+      return static_cast<int64_t>(v);
+    } else {
+      return static_cast<uint64_t>(v);
+    }
+  }
 
   std::string_view key;  // a literal at the call site: lowercase, [a-z0-9_.]
   std::string value;     // rendered value (numbers already formatted)

@@ -62,6 +62,11 @@ TEST_F(LogTest, TextNumbersAndBools) {
                            {"b", true},
                            {"d", 1.5}}),
             "T INFO  e u=18446744073709551615 i=-5 n=7 un=8 b=true d=1.5");
+  const short s = -3;
+  const uint16_t port = 7777;
+  EXPECT_EQ(RenderForTest(Format::kText, "T", Level::kInfo, "e",
+                          {{"ll", -9LL}, {"ull", 9ULL}, {"s", s}, {"port", port}, {"z", size_t{4}}, {"l", 5L}}),
+            "T INFO  e ll=-9 ull=9 s=-3 port=7777 z=4 l=5");
 }
 
 TEST_F(LogTest, JsonLineParsesWithTypedFields) {
