@@ -85,7 +85,7 @@ const std::vector<KeySpec>& Keys() {
       {"max_groups", "backpressure.max_groups", "--max-groups", "", "IRONBUS_MAX_GROUPS", N, COLD, "",
        "Named consumer groups (0 = unlimited)", &C::max_groups},
       {"group_idle_evict_ms", "backpressure.group_idle_evict_ms", "--group-idle-evict-ms", "",
-       "IRONBUS_GROUP_IDLE_EVICT_MS", MS, HOT, "", "Idle group eviction (0 = off; not built)", &C::group_idle_evict_ms},
+       "IRONBUS_GROUP_IDLE_EVICT_MS", MS, HOT, "", "Evict an idle, caught-up named group from memory after this long (0 = off)", &C::group_idle_evict_ms},
       {"ram_ceiling_bytes", "backpressure.ram_ceiling_bytes", "--ram-ceiling-bytes", "", "IRONBUS_RAM_CEILING_BYTES",
        B, COLD, "", "RAM guard ceiling (0 = off)", &C::ram_ceiling_bytes},
       {"key_shared_group", "", "--key-shared-group", "", "", SL, NONE, "", "A key_shared group (repeatable)",

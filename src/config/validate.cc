@@ -161,7 +161,6 @@ void Validate(Loaded* loaded, bool file_set_retention) {
   // Accepted but not enforced by this build: say so rather than pretend.
   const std::pair<const char*, bool> unenforced[] = {
       {"--daily-physical-write-budget-bytes", c.daily_physical_write_budget_bytes != 0},
-      {"--group-idle-evict-ms", c.group_idle_evict_ms != 0},
       {"--commit-gather-us", c.commit_gather_us != 200},
       {"--enable-otlp-export", c.enable_otlp_export}};
   for (const auto& [flag, set] : unenforced) {
@@ -242,6 +241,7 @@ queue::QueueOptions ToQueueOptions(const Config& c) {
     o.max_deliver = static_cast<uint32_t>(c.max_deliver);
   }
   o.backoff_ms = c.backoff_ms;
+  o.group_idle_evict_ms = c.group_idle_evict_ms;
   if (o.backoff_ms.size() == 1 && o.backoff_ms[0] == 0) o.backoff_ms.clear();  // a single 0 disables backoff
   o.visibility_timeout_ms = c.visibility_timeout_ms;
   o.hard_cap_ms = std::max<uint64_t>(300'000, c.visibility_timeout_ms);

@@ -75,6 +75,7 @@ Status Group::Join(uint64_t member_id, const MemberOptions& options) {
 }
 
 Status Group::Leave(uint64_t member_id, int64_t now_ns, bool clean) {
+  Touch(now_ns);
   auto it = members_.find(member_id);
   if (it != members_.end()) {
     for (const auto& [offset, held] : it->second.leased) {
@@ -135,6 +136,7 @@ void Group::DropHeldBelow(uint64_t watermark) {
 
 AckStatus Group::Settle(uint64_t member_id, AckOp op, uint64_t offset, uint64_t generation, uint64_t delay_ms,
                         int64_t now_ns) {
+  Touch(now_ns);
   auto mit = members_.find(member_id);
   if (mit == members_.end()) return AckStatus::kFenced;
   auto held = mit->second.leased.find(offset);
@@ -246,7 +248,8 @@ Status Group::Checkpoint() {
   return st;
 }
 
-Status Group::CumulativeAck(uint64_t up_to, int64_t /*now_ns*/) {
+Status Group::CumulativeAck(uint64_t up_to, int64_t now_ns) {
+  Touch(now_ns);
   if (mode_ != GroupMode::kBroadcast) {
     return CodedError(StatusCode::kFailedPrecondition, kErrCumulativeAckNotAllowed,
                       "group '" + name_ + "' is not a broadcast group");
@@ -298,6 +301,18 @@ int64_t Group::NextDeadline() const {
   int64_t next = leases_.NextDeadline();
   for (const Parked& p : parked_) next = std::min(next, p.request.wait_until_ns);
   return next;
+}
+
+bool Group::EvictableAt(int64_t now_ns, int64_t idle_ns) {
+  // The default group is never evicted; a key_shared group keeps its key routes in memory only.
+  if (name_.empty() || mode_ == GroupMode::kKeyShared) return false;
+  if (!members_.empty() || leases_.size() != 0 || !parked_.empty() || cursor_.ahead_run_count() != 0) return false;
+  if (cursor_.committed() < env_.log->readable_offset()) return false;  // not caught up
+  if (last_activity_ns_ < 0) {
+    last_activity_ns_ = now_ns;  // loaded at open and untouched since: idle from now
+    return false;
+  }
+  return now_ns - last_activity_ns_ >= idle_ns;
 }
 
 GroupStats Group::stats() const {

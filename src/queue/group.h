@@ -191,8 +191,13 @@ class Group {
   int64_t NextDeadline() const;  // kNoDeadline when nothing is scheduled
   bool has_parked_fetches() const { return !parked_.empty(); }
 
-  // Writes the cursor and attempts checkpoints now (shutdown).
+  // Writes the cursor and attempts checkpoints now (shutdown, eviction).
   Status Checkpoint();
+
+  // Idle eviction (QueueOptions::group_idle_evict_ms): whether the group may be dropped from
+  // memory now, losing nothing its checkpoint does not hold. The first call on a group that saw
+  // no verb since it was loaded starts its idle clock.
+  bool EvictableAt(int64_t now_ns, int64_t idle_ns);
 
   uint64_t committed() const { return cursor_.committed(); }
   uint64_t committed_floor() const { return committed_mirror_.load(std::memory_order_relaxed); }
@@ -233,6 +238,7 @@ class Group {
   bool MaybeTruncate(Window* out);
 
   // group.cc
+  void Touch(int64_t now_ns) { last_activity_ns_ = now_ns; }
   void PruneHeld(Member& m, int64_t now_ns);
   void DropHeld(uint64_t member_id, uint64_t offset);
   void DropHeldBelow(uint64_t watermark);
@@ -247,6 +253,7 @@ class Group {
 
   const Env env_;
   const std::string name_;
+  int64_t last_activity_ns_ = -1;  // the last verb, -1 = none since load (EvictableAt)
   GroupMode mode_;
   std::unique_ptr<GroupCheckpoint> checkpoint_;
   Cursor cursor_;

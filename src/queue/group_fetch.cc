@@ -49,6 +49,7 @@ class Group::RecordSource {
 };
 
 Window Group::Fetch(uint64_t member_id, const FetchRequest& request, int64_t now_ns) {
+  Touch(now_ns);
   Window w;
   auto m = members_.find(member_id);
   if (m == members_.end()) {

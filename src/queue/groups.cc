@@ -108,6 +108,7 @@ Result<Group*> Groups::CreateLocked(std::string_view name) {
   ASSIGN_OR_RETURN(auto group, Group::Open(env, std::string(name), DeclaredMode(name)));
   Group* raw = group.get();
   groups_.emplace(std::string(name), std::move(group));
+  if (auto it = evicted_.find(name); it != evicted_.end()) evicted_.erase(it);  // reloaded
   return raw;
 }
 
@@ -133,7 +134,29 @@ uint64_t Groups::RetentionFloor() const {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t floor = UINT64_MAX;
   for (const auto& [name, g] : groups_) floor = std::min(floor, g->committed_floor());
+  for (const auto& [name, committed] : evicted_) floor = std::min(floor, committed);
   return floor;
+}
+
+Result<bool> Groups::EvictIfIdle(std::string_view name, int64_t now_ns) {
+  Group* g = Find(name);
+  const int64_t idle_ns = static_cast<int64_t>(std::min<uint64_t>(options_.group_idle_evict_ms, INT64_MAX / 1'000'000)) *
+                          1'000'000;
+  if (g == nullptr || options_.group_idle_evict_ms == 0 || !g->EvictableAt(now_ns, idle_ns)) return false;
+  // Outside mu_ (never held while calling into a Group): the cursor must be on disk before the
+  // group leaves memory, or a reload would resume from an older checkpoint (redeliveries).
+  RETURN_IF_ERROR(g->Checkpoint());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = groups_.find(name);
+  if (it == groups_.end() || it->second.get() != g) return false;
+  evicted_[std::string(name)] = g->committed();
+  groups_.erase(it);
+  return true;
+}
+
+uint64_t Groups::evicted_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return evicted_.size();
 }
 
 Status Groups::CheckpointAll() {

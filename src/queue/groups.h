@@ -11,8 +11,9 @@
 // (ERR_TOO_MANY_GROUPS) before anything is allocated; the default group never counts. The
 // mode comes from the startup declarations (key_shared_groups, broadcast_groups). Find never
 // creates: an ack-family verb naming an unknown group is fenced by the caller.
-// Groups are never evicted (group_idle_evict_ms is not implemented; default off in the spec),
-// so a Group* stays valid for the life of this object.
+// Groups are evicted only by EvictIfIdle (group_idle_evict_ms, off by default), which the
+// broker calls on its queue thread for groups no connection uses; otherwise a Group* stays
+// valid for the life of this object.
 //
 // Shutdown: CheckpointAll() writes every group's cursor and attempts (graceful stop), then
 // Close() syncs and closes the DLQ log. The caller must have stopped calling into groups.
@@ -58,8 +59,18 @@ class Groups {
   std::vector<std::string> names() const;
   size_t named_group_count() const;
 
-  // Minimum committed offset over all groups (segments below it may be reaped).
+  // Minimum committed offset over all groups, evicted ones included (segments below it may be
+  // reaped).
   uint64_t RetentionFloor() const;
+
+  // Idle eviction (QueueOptions::group_idle_evict_ms, spec 3.1): when `name` is evictable
+  // (Group::EvictableAt), writes its checkpoints and drops it from memory; its committed offset
+  // keeps protecting retention, and GetOrCreate reloads it from the checkpoint. True when it
+  // was evicted. The caller guarantees no member or pointer still refers to the group (the
+  // broker's queue thread, which owns every Group* it handed out). A failed checkpoint keeps
+  // the group.
+  Result<bool> EvictIfIdle(std::string_view name, int64_t now_ns);
+  uint64_t evicted_count() const;  // groups out of memory now
 
   Status CheckpointAll();
   Status Close();
@@ -86,6 +97,8 @@ class Groups {
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;  // guarded by mu_
+  // Evicted group -> its committed offset at eviction (the retention floor). Guarded by mu_.
+  std::map<std::string, uint64_t, std::less<>> evicted_;
 };
 
 }  // namespace ironbus::queue

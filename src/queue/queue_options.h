@@ -54,6 +54,10 @@ struct QueueOptions {
   uint32_t attempts_flush_redeliveries = 1;
   // Live named groups; 0 = unlimited. The default group "" never counts (C++ rule).
   size_t max_groups = 1024;
+  // Idle eviction (spec 3.1): a named, non-key-shared group with no members, no leases, no
+  // parked fetch, no acked-ahead ranges, its cursor at the readable head and no verb for this
+  // long is written to its checkpoint and dropped from memory; a later Sub reloads it. 0 = off.
+  uint64_t group_idle_evict_ms = 0;
   // Groups declared at startup (spec 3.3, 3.4); a group may be in at most one list, and a
   // broadcast group must be named.
   std::vector<std::string> key_shared_groups;

@@ -256,6 +256,7 @@ BrokerStats Broker::stats() const {
   if (s.consume) {
     const ConsumeStats c = s.consume->stats();
     out.fetches = c.fetches;
+    out.groups_evicted = c.groups_evicted;
     out.delivered = c.delivered;
     out.settles = c.settles;
   }

@@ -113,6 +113,7 @@ struct BrokerStats {
   uint64_t idle_closed = 0;
   uint64_t slow_closed = 0;         // a reply write stuck for write_timeout
   uint64_t fetches = 0;             // Flow and Fetch requests
+  uint64_t groups_evicted = 0;      // idle groups dropped from memory (group_idle_evict_ms)
   uint64_t delivered = 0;           // Deliver frames sent in windows
   uint64_t settles = 0;             // Ack-family requests
 };

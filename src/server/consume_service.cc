@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <unordered_set>
 
 #include "base/log.h"
 
@@ -21,6 +22,7 @@ void ConsumeService::Start() {
   if (started_) return;
   started_ = true;
   work_.emplace(io_.get_executor());
+  if (groups_->options().group_idle_evict_ms > 0) Run([this] { ArmEvictSweep(); });
   thread_ = std::thread([this] {
     for (;;) {
       try {
@@ -48,13 +50,14 @@ void ConsumeService::Stop() {
                      {{"group", "*"}, {"when", "stop"}, {"error", s.message()}});
     }
     timer_.cancel();
+    evict_timer_.cancel();
     work_.reset();
   });
   thread_.join();
 }
 
 ConsumeStats ConsumeService::stats() const {
-  return ConsumeStats{fetches_.load(), delivered_.load(), settles_.load(), parked_now_.load()};
+  return ConsumeStats{fetches_.load(), delivered_.load(), settles_.load(), parked_now_.load(), groups_evicted_.load()};
 }
 
 Status ConsumeService::SwitchTo(uint64_t member, std::string_view group, const queue::MemberOptions& credit) {
@@ -251,6 +254,43 @@ void ConsumeService::ArmTimer(int64_t deadline_ns) {
     timer_deadline_ns_ = queue::kNoDeadline;
     TickAll();
   });
+}
+
+void ConsumeService::ArmEvictSweep() {
+  if (stopping_) return;
+  const uint64_t window_ms = groups_->options().group_idle_evict_ms;
+  const uint64_t period_ms = std::clamp<uint64_t>(window_ms / 2, 10, 1000);
+  evict_timer_.expires_after(std::chrono::milliseconds(period_ms));
+  evict_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    EvictIdleGroups();
+    ArmEvictSweep();
+  });
+}
+
+void ConsumeService::EvictIdleGroups() {
+  // A group some connection is subscribed to holds members (not evictable anyway) and its
+  // Group* sits in members_: never hand it to eviction.
+  std::unordered_set<const queue::Group*> in_use;
+  for (const auto& [id, state] : members_) in_use.insert(state.group);
+  const int64_t now = Now();
+  for (const std::string& name : groups_->names()) {
+    const queue::Group* g = groups_->Find(name);
+    if (g == nullptr || in_use.count(g) != 0) continue;
+    const uint64_t committed = g->committed();
+    Result<bool> evicted = groups_->EvictIfIdle(name, now);
+    if (!evicted.ok()) {
+      logging::LogTo(log_line_, logging::Level::kWarn, "group.evict_failed",
+                     {{"group", name}, {"error", evicted.status().message()}});
+    } else if (*evicted) {
+      groups_evicted_++;
+      logging::LogTo(log_line_, logging::Level::kInfo, "group.evicted",
+                     {{"group", name},
+                      {"committed", committed},
+                      {"idle_ms", groups_->options().group_idle_evict_ms},
+                      {"msg", "idle group dropped from memory; its checkpoint stays and a later Sub resumes from it"}});
+    }
+  }
 }
 
 }  // namespace ironbus::server

@@ -17,6 +17,9 @@
 // that is waiting in a long-poll at its deadline and not at its next poll. NotifyAppended() (the
 // appender's on_appended hook) ticks the groups with parked fetches when the readable head moves.
 //
+// Idle eviction (QueueOptions::group_idle_evict_ms > 0): a periodic sweep on the queue thread
+// hands every group no member belongs to to Groups::EvictIfIdle; a later Sub reloads it.
+//
 // Stop(): no fetch parks from then on; parked fetches are answered empty; every group writes
 // its cursor and attempts checkpoints; the thread is joined. The Broker calls it after its
 // sessions drained, so every ack they sent is applied before the cursors are flushed.
@@ -48,6 +51,7 @@ struct ConsumeStats {
   uint64_t delivered = 0;
   uint64_t settles = 0;
   uint64_t parked_now = 0;
+  uint64_t groups_evicted = 0;  // idle groups dropped from memory (group_idle_evict_ms)
 };
 
 class ConsumeService {
@@ -102,6 +106,9 @@ class ConsumeService {
   void TickGroup(queue::Group* group);
   void TickAll();
   void ArmTimer(int64_t deadline_ns);
+  // group_idle_evict_ms: a sweep every min(window / 2, 1 s) evicts idle groups no member uses.
+  void ArmEvictSweep();
+  void EvictIdleGroups();
   template <typename F>
   void Run(F&& f) {
     asio::post(io_, std::forward<F>(f));
@@ -126,6 +133,8 @@ class ConsumeService {
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> settles_{0};
   std::atomic<uint64_t> parked_now_{0};
+  std::atomic<uint64_t> groups_evicted_{0};
+  asio::steady_timer evict_timer_{io_};
 };
 
 }  // namespace ironbus::server

@@ -249,6 +249,8 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   e.Counter("ironbus_acks_total", "Commits by ack (term commits through the same path).",
             SumGroups(s, [](const GroupMetrics& g) { return g.acks; }));
   e.Counter("ironbus_fetches_total", "Flow and Fetch requests served.", s.broker.fetches);
+  e.Counter("ironbus_groups_evicted_total", "Idle named groups dropped from memory (group_idle_evict_ms).",
+            s.broker.groups_evicted);
 
   // Loss, shed and skip.
   e.Counter("ironbus_produce_rejected_total", "Produces refused with an error (nothing written).",

@@ -128,11 +128,11 @@ TEST_F(Validation, DropOldestWithoutAByteCapWarns) {
 }
 
 TEST_F(Validation, UnbuiltKnobsAreReportedNotSilentlyIgnored) {
-  const Loaded l = LoadFlags({{"--group-idle-evict-ms", "5"},
+  const Loaded l = LoadFlags({{"--daily-physical-write-budget-bytes", "5"},
                               {"--enable-otlp-export", "true"}, {"--log-level", "debug"}});
   ASSERT_TRUE(l.ok()) << Joined(l.errors);
   const std::string w = Joined(l.warnings);
-  for (const char* flag : {"--group-idle-evict-ms", "--enable-otlp-export"}) {
+  for (const char* flag : {"--daily-physical-write-budget-bytes", "--enable-otlp-export"}) {
     EXPECT_NE(w.find(flag), std::string::npos) << flag << "\n" << w;
   }
   // serve applies --log-level and --log-format (base/log.h): no "not applied" warning for them.

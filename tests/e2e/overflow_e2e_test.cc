@@ -4,10 +4,13 @@
 //      promptly, and ironbus_produce_rejected_total equals the client's shed count.
 //   8. Resume and truncate once: under drop-oldest a stuck group sees exactly one
 //      "truncated: resumed at offset N" and then resumes at N.
+// And the memory side of overflow: an idle, caught-up group leaves memory after
+// --group-idle-evict-ms and a later sub resumes from its cursor.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e/e2e_test_util.h"
@@ -127,6 +130,32 @@ TEST_F(OverflowE2E, Step8DropOldestResumesAStuckGroupWithExactlyOneTruncation) {
   EXPECT_EQ(later.out.find("truncated"), std::string::npos) << later.out;
   const std::string after = HttpGet(health_port_, "/metrics").body;
   EXPECT_GE(MetricValue(after, "ironbus_truncations_total"), 1);
+  EXPECT_EQ(broker_->Stop(SIGTERM), 0) << broker_->errors();
+}
+
+TEST_F(OverflowE2E, AnIdleCaughtUpGroupLeavesMemoryAndResumesFromItsCursor) {
+  const std::string addr = Start({"--group-idle-evict-ms", "200", "--enable-admin"});
+  ASSERT_FALSE(addr.empty());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Run("pub --addr " + addr + " e" + std::to_string(i)).exit_code, 0);
+  RunResult drained = Run("sub --addr " + addr + " --group idle --max 10 --ack");
+  ASSERT_EQ(drained.exit_code, 0) << drained.err;
+  EXPECT_EQ(Count(drained.out, "  ack committed\n"), 3u) << drained.out;
+
+  double evicted = 0;
+  for (int i = 0; i < 100 && evicted < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    evicted = MetricValue(HttpGet(health_port_, "/metrics").body, "ironbus_groups_evicted_total");
+  }
+  ASSERT_EQ(evicted, 1) << "the sweep evicts the idle group once";
+  const std::string admin = HttpGet(health_port_, "/admin").body;
+  EXPECT_EQ(admin.find("\"idle\""), std::string::npos) << "out of memory, out of the listing: " << admin;
+  EXPECT_NE(broker_->errors().find("group.evicted"), std::string::npos) << broker_->errors();
+
+  ASSERT_EQ(Run("pub --addr " + addr + " e3").exit_code, 0);
+  RunResult resumed = Run("sub --addr " + addr + " --group idle --max 10 --ack");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("#3 gen="), std::string::npos) << resumed.out;
+  EXPECT_EQ(resumed.out.find("#0 gen="), std::string::npos) << "no redelivery after the reload: " << resumed.out;
   EXPECT_EQ(broker_->Stop(SIGTERM), 0) << broker_->errors();
 }
 

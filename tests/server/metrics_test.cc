@@ -134,6 +134,7 @@ TEST(Metrics, GoldenFamilyList) {
       {"ironbus_last_skip_offset", "gauge"},
       {"ironbus_produce_rejected_total", "counter"},
       {"ironbus_produce_saturated", "gauge"},
+      {"ironbus_groups_evicted_total", "counter"},
       {"ironbus_at_capacity", "gauge"},
       {"ironbus_log_bytes", "gauge"},
       {"ironbus_max_total_bytes", "gauge"},
