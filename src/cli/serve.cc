@@ -309,8 +309,8 @@ int RunServe(const ServeArgs& args) {
   }).detach();
   // Stop accepting, answer every request already received (in-flight fdatasyncs included),
   // then drain the appender with a final sync and close the logs.
+  watchdog.reset();  // first, so no WATCHDOG=1 follows STOPPING=1: the drain is bounded by TimeoutStopSec
   SdNotify("STOPPING=1\nSTATUS=draining");
-  watchdog.reset();  // the drain is bounded by TimeoutStopSec, not the watchdog
   logging::Info("broker.stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   shutting_down = true;  // /readyz answers 503 "shutting down" during the drain (spec 8)
   broker.Stop();  // ends with every group's cursor checkpoint written
