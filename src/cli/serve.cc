@@ -285,7 +285,7 @@ int RunServe(const ServeArgs& args) {
                                    {"version", IRONBUS_VERSION}});
   if (log.frozen()) {
     logging::Error("log.frozen", {{"data_dir", dir},
-                                  {"reason", log.frozen_status().message()},
+                                  {"cause", log.frozen_status().message()},
                                   {"action", "run `ironbus repair --data-dir " + dir + " --apply` with the broker stopped"}});
   }
   // systemd Type=notify (docs/operations.md): ready once listening; the watchdog pings only
