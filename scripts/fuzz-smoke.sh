@@ -2,11 +2,30 @@
 # Builds every libFuzzer target with clang-14 (ASan+UBSan) and runs each for a bounded number
 # of iterations (FUZZ_RUNS, default 200,000) and at most FUZZ_SECONDS (default 60) each, so CI
 # stays inside its budget: the segment-scan target runs ~1,000 inputs/s. Any finding fails
-# the run. Longer campaigns: FUZZ_RUNS=10000000 FUZZ_SECONDS=3600 scripts/fuzz-smoke.sh
+# the run.
+#
+# Corpus dirs, in the order libFuzzer gets them (it writes new inputs into the FIRST dir only):
+#   $dir/corpus-<name>     scratch corpus in the build dir, the only dir written to
+#   fuzz/corpus/<name>     committed minimized corpus, read-only seeds (never first)
+#   fuzz/seeds/<name>      hand-made / encoder-made seeds, read-only
+#
+# Long run (FUZZ_LONG=1): at least 10 million executions per target, no time cap:
+#   FUZZ_LONG=1 scripts/fuzz-smoke.sh build/fuzz
+# which is FUZZ_RUNS=10000000 FUZZ_SECONDS=0 (0 = no time limit). Slow targets take hours
+# (segment_scan_fuzz ~300 exec/s, config_fuzz ~1,000 exec/s on one core); run them alone with
+#   FUZZ_ONLY=segment_scan_fuzz FUZZ_LONG=1 scripts/fuzz-smoke.sh build/fuzz
+# To grow the committed corpus after a long run, minimize the scratch corpus into a fresh dir
+# and replace fuzz/corpus/<name> with it (keep it small, < 2 MB in all):
+#   build/fuzz/fuzz/<name> -merge=1 -max_len=70000 /tmp/new-<name> build/fuzz/corpus-<name> fuzz/corpus/<name>
 set -euo pipefail
 dir=${1:-build/fuzz}
-runs=${FUZZ_RUNS:-200000}
-seconds=${FUZZ_SECONDS:-60}
+if [ -n "${FUZZ_LONG:-}" ]; then
+  runs=${FUZZ_RUNS:-10000000}
+  seconds=${FUZZ_SECONDS:-0}
+else
+  runs=${FUZZ_RUNS:-200000}
+  seconds=${FUZZ_SECONDS:-60}
+fi
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
   -DIRONBUS_FUZZ=ON -DIRONBUS_TESTS=OFF -DIRONBUS_BENCH=OFF >/dev/null
 # Only the fuzz targets: the broker (asio C++20 coroutines) is built and tested with g++ by the
@@ -17,11 +36,13 @@ cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}"
 shopt -s nullglob
 for src in fuzz/*_fuzz.cc; do
   name=$(basename "$src" .cc)
-  corpus="$dir/corpus-$name"
+  [ -n "${FUZZ_ONLY:-}" ] && [ "$name" != "$FUZZ_ONLY" ] && continue
+  corpus="$dir/corpus-$name"  # first dir: the only one libFuzzer writes to
   mkdir -p "$corpus"
   seeds=()
-  [ -d "fuzz/seeds/$name" ] && seeds+=("fuzz/seeds/$name")
-  echo "fuzz: $name (up to $runs runs or ${seconds}s)"
+  [ -d "fuzz/corpus/$name" ] && seeds+=("fuzz/corpus/$name")  # read-only
+  [ -d "fuzz/seeds/$name" ] && seeds+=("fuzz/seeds/$name")    # read-only
+  echo "fuzz: $name (up to $runs runs or ${seconds}s; 0 = no limit)"
   "$dir/fuzz/$name" -runs="$runs" -max_total_time="$seconds" -max_len=70000 -seed=1 -print_final_stats=1 \
     -artifact_prefix="$dir/$name-" "$corpus" "${seeds[@]}" 2>&1 | tail -n 4
   test "${PIPESTATUS[0]}" -eq 0
