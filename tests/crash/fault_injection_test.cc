@@ -104,7 +104,7 @@ class InjectFs final : public io::FileSystem {
   InjectFs(io::SimFileSystem* sim, Fault fault, int64_t k, int sync_delay_ms = 0)
       : sim_(sim), fault_(fault), k_(k), sync_delay_ms_(sync_delay_ms) {}
 
-  Phase phase = Phase::kSetup;
+  std::atomic<Phase> phase{Phase::kSetup};  // set by the test thread, read by the appender's I/O
   bool fired = false;
   Phase fired_phase = Phase::kSetup;
   std::string fired_path;
@@ -132,7 +132,7 @@ class InjectFs final : public io::FileSystem {
     const bool gone = fault_ == Fault::kCrash ? sim_->crashed() : sim_->armed_faults() == 0;
     if (gone) {
       fired = true;
-      fired_phase = phase;
+      fired_phase = phase.load();
       fired_path = path;
     }
   }
