@@ -405,7 +405,9 @@ Outcome RunOnce(Fault fault, int64_t k) {
   opened = Status::Internal("closed");  // drop handles and the lock before the cut
 
   const uint64_t seed = static_cast<uint64_t>(k < 0 ? 0 : k) * 16 + static_cast<uint64_t>(fault);
-  sim.PowerCut(seed, seed % 3 == 0 ? io::PowerCutMode::kDropAll : io::PowerCutMode::kRandom);
+  const io::PowerCutMode modes[] = {io::PowerCutMode::kRandom, io::PowerCutMode::kDropAll, io::PowerCutMode::kRandom,
+                                    io::PowerCutMode::kKeepAll};
+  sim.PowerCut(seed, modes[(seed / 16 + seed) % 4]);
 
   auto reopened = recovery::OpenDataDir(&sim, kDir, RecoveryFor(), SmallSegments(), &clock);
   EXPECT_TRUE(reopened.ok()) << "reopen after the power cut: " << reopened.status().ToString();
