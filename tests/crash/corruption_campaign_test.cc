@@ -112,7 +112,7 @@ struct SegDamage {
 
 struct Figures {
   uint64_t cases = 0, writable = 0, frozen = 0, events = 0, data_loss_events = 0, records_lost = 0,
-           inexact_reported = 0, silent_losses = 0, reopen_new_loss = 0, ckpt_fallbacks = 0, ckpt_newest = 0,
+           inexact_reported = 0, inexact_cut_tail = 0, silent_losses = 0, reopen_new_loss = 0, ckpt_fallbacks = 0, ckpt_newest = 0,
            ckpt_absent = 0;
   std::array<uint64_t, static_cast<size_t>(Kind::kCount)> by_kind{}, frozen_by_kind{};
 };
@@ -498,12 +498,20 @@ void CheckLog(const char* which, const LogModel& m, const std::map<uint64_t, Seg
   // Every record gone is reported: inside an event's offsets, or its segment has an inexact event.
   for (const auto& [o, r] : m.records) {
     if (present.count(o)) continue;
-    bool in_range = false, inexact = false;
+    bool in_range = false, inexact = false, cut = false;
     for (const auto& e : report.events) {
       if (e.first_lost_offset <= o && o < e.end_lost_offset) in_range = true;
-      if (e.segment_id == r.seg_id && !e.offsets_exact && e.bytes_skipped() > 0) inexact = true;
+      if (e.segment_id == r.seg_id && !e.offsets_exact && e.bytes_skipped() > 0) {
+        inexact = true;
+        cut = cut || e.truncated;
+      }
     }
-    if (!in_range && inexact) ++g_fig.inexact_reported;
+    if (!in_range && inexact) {
+      // A cut tail of the active segment (appends resume at its first offset), or an unreadable
+      // segment with no readable one below it (its base is unknown): reported, not exact.
+      ++g_fig.inexact_reported;
+      if (cut) ++g_fig.inexact_cut_tail;
+    }
     if (!in_range && !inexact) {
       ++g_fig.silent_losses;
       ADD_FAILURE() << "silent loss: offset " << o << " (" << format::SegmentFileName(r.seg_id)
@@ -874,9 +882,10 @@ void PrintFigures(double seconds) {
               (unsigned long long)g_fig.frozen, (unsigned long long)g_fig.silent_losses,
               (unsigned long long)g_fig.reopen_new_loss);
   std::printf("  loss events %llu (data loss %llu), records lost (reported) %llu, gone records reported only "
-              "inexactly %llu; checkpoints: newest %llu, fell back %llu, absent %llu\n",
+              "inexactly %llu (%llu in cut tails); checkpoints: newest %llu, fell back %llu, absent %llu\n",
               (unsigned long long)g_fig.events, (unsigned long long)g_fig.data_loss_events,
               (unsigned long long)g_fig.records_lost, (unsigned long long)g_fig.inexact_reported,
+              (unsigned long long)g_fig.inexact_cut_tail,
               (unsigned long long)g_fig.ckpt_newest, (unsigned long long)g_fig.ckpt_fallbacks,
               (unsigned long long)g_fig.ckpt_absent);
   for (size_t k = 0; k < kKindNames.size(); ++k) {
