@@ -74,11 +74,14 @@ enum class Kind : uint8_t {
   kAttemptsCheckpoint,
   kDlqSegment,
   kForeignFiles,
+  kScatteredFlips,  // bits anywhere in one segment's body: intact records between hits
+  kSplice,          // bytes of the log (CRC-valid frames among them) copied over a segment's body
   kCount,
 };
 constexpr std::array<const char*, static_cast<size_t>(Kind::kCount)> kKindNames = {
     "bitflip-body",    "bitflip-header",  "bitflip-footer", "zero-range",   "truncate",    "delete-middle",
-    "dup-next-id",     "dup-foreign-name", "cursor-ckpt",   "attempts-ckpt", "dlq-segment", "foreign-files"};
+    "dup-next-id",     "dup-foreign-name", "cursor-ckpt",   "attempts-ckpt", "dlq-segment", "foreign-files",
+    "scattered-flips", "splice"};
 
 struct ModelRecord {
   Bytes key, headers, payload;
@@ -112,7 +115,7 @@ struct SegDamage {
 
 struct Figures {
   uint64_t cases = 0, writable = 0, frozen = 0, events = 0, data_loss_events = 0, records_lost = 0,
-           inexact_reported = 0, inexact_cut_tail = 0, silent_losses = 0, reopen_new_loss = 0, ckpt_fallbacks = 0, ckpt_newest = 0,
+           inexact_reported = 0, inexact_cut_tail = 0, undetectable_clean_cut = 0, silent_losses = 0, reopen_new_loss = 0, ckpt_fallbacks = 0, ckpt_newest = 0,
            ckpt_absent = 0;
   std::array<uint64_t, static_cast<size_t>(Kind::kCount)> by_kind{}, frozen_by_kind{};
 };
@@ -311,6 +314,41 @@ void DamageSegment(io::FileSystem& fs, const LogModel& m, Kind kind, std::mt1993
       *what += " truncate at " + std::to_string(at);
       break;
     }
+    case Kind::kScatteredFlips: {
+      const uint64_t body_end = seg.sealed ? len - format::kSegmentFooterSize : len;
+      const int n = 2 + static_cast<int>(rng() % 15);
+      for (int i = 0; i < n && body_end > format::kSegmentHeaderSize; ++i) {
+        const uint64_t bit = format::kSegmentHeaderSize * 8 + rng() % ((body_end - format::kSegmentHeaderSize) * 8);
+        b[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      }
+      *what += " " + std::to_string(n) + " scattered bit flips";
+      break;
+    }
+    case Kind::kSplice: {
+      // A misdirected write: bytes from anywhere in the log (often whole valid frames of other
+      // offsets) land in this segment's body.
+      const SegModel& src = std::next(m.segs.begin(), static_cast<ptrdiff_t>(rng() % m.segs.size()))->second;
+      const uint64_t body_end = seg.sealed ? len - format::kSegmentFooterSize : len;
+      if (src.bytes.size() <= format::kSegmentHeaderSize || body_end <= format::kSegmentHeaderSize + 1) break;
+      uint64_t n = 44 + rng() % 400;
+      n = std::min<uint64_t>({n, src.bytes.size() - format::kSegmentHeaderSize, body_end - format::kSegmentHeaderSize});
+      // Start at a frame boundary of the source half the time, so whole valid frames move.
+      uint64_t from = format::kSegmentHeaderSize + rng() % (src.bytes.size() - format::kSegmentHeaderSize - n + 1);
+      if (rng() % 2 && !src.offsets.empty()) {
+        const uint64_t at = m.records.at(src.offsets[rng() % src.offsets.size()]).byte_start;
+        if (at + n <= src.bytes.size()) from = at;
+      }
+      uint64_t to = format::kSegmentHeaderSize + rng() % (body_end - format::kSegmentHeaderSize - n + 1);
+      if (rng() % 2 && !seg.offsets.empty()) {
+        const uint64_t at = m.records.at(seg.offsets[rng() % seg.offsets.size()]).byte_start;
+        if (at + n <= body_end) to = at;
+      }
+      std::copy(src.bytes.begin() + static_cast<ptrdiff_t>(from), src.bytes.begin() + static_cast<ptrdiff_t>(from + n),
+                b.begin() + static_cast<ptrdiff_t>(to));
+      *what += " splice " + std::to_string(n) + " bytes from " + format::SegmentFileName(src.id) + "@" +
+               std::to_string(from) + " to @" + std::to_string(to);
+      break;
+    }
     default: {  // body
       const uint64_t body_end = seg.sealed ? len - format::kSegmentFooterSize : len;
       FlipBits(&b, format::kSegmentHeaderSize, body_end, rng, nbits, what);
@@ -465,11 +503,29 @@ ReadBack ReadAll(const storage::Log& log, const std::map<uint64_t, ModelRecord>&
   return rb;
 }
 
+// The last segment lost bytes only by a cut at a frame boundary (no byte changed), and the
+// record is at or past the new head.
+bool CleanCutOfActive(const LogModel& m, const std::map<uint64_t, SegDamage>& damage, const ModelRecord& r,
+                      uint64_t offset, uint64_t head) {
+  if (m.segs.rbegin()->first != r.seg_id || offset < head) return false;
+  const SegDamage& d = damage.at(r.seg_id);
+  if (d.deleted || !d.changed_at.empty() || d.len_now >= m.segs.at(r.seg_id).bytes.size()) return false;
+  if (d.len_now == format::kSegmentHeaderSize) return true;
+  for (uint64_t o : m.segs.at(r.seg_id).offsets) {
+    if (m.records.at(o).byte_start == d.len_now) return true;
+  }
+  return false;
+}
+
 // The D1/D2 contract for one log after the open; see the file comment.
 void CheckLog(const char* which, const LogModel& m, const std::map<uint64_t, SegDamage>& damage,
               const storage::Log& log, const recovery::LossReport& report, const std::set<uint64_t>& extra_seg_ids,
-              const std::map<uint64_t, uint64_t>& extra_seg_len, ReadBack* out) {
+              const std::map<uint64_t, uint64_t>& extra_seg_len, ReadBack* out, bool spliced = false) {
   SCOPED_TRACE(which);
+  // A splice can move whole valid frames: a copy of record k+1 may be served (byte-identical, at
+  // k+1) from where record k was, and a copied frame of a later offset may win the resync over
+  // intact ones (they are then reported, exactly). So for a splice only the identity, the
+  // reporting and the exact-hole rules hold, not the byte-position ones.
   *out = ReadAll(log, m.records);
   const auto& present = out->present;
   EXPECT_EQ(report.frozen, log.frozen());
@@ -486,10 +542,10 @@ void CheckLog(const char* which, const LogModel& m, const std::map<uint64_t, Seg
     for (uint64_t o : seg.offsets) {
       const bool required = d.header_touched || d.touched.count(o);
       const bool may = required || (lo && o >= *lo && o <= *hi);
-      if (required) {
+      if (required && !spliced) {
         EXPECT_FALSE(present.count(o)) << "damaged record at offset " << o << " is served";
       }
-      if (!may) {
+      if (!may && !spliced) {
         EXPECT_TRUE(present.count(o)) << "intact record at offset " << o << " (" << format::SegmentFileName(id)
                                               << ") is not served";
       }
@@ -512,6 +568,12 @@ void CheckLog(const char* which, const LogModel& m, const std::map<uint64_t, Seg
       ++g_fig.inexact_reported;
       if (cut) ++g_fig.inexact_cut_tail;
     }
+    if (!in_range && !inexact && CleanCutOfActive(m, damage, r, o, log.next_offset())) {
+      // Undetectable by construction: the active segment cut exactly at a frame boundary is a
+      // shorter log, byte for byte (the same as a power cut before those writes).
+      ++g_fig.undetectable_clean_cut;
+      continue;
+    }
     if (!in_range && !inexact) {
       ++g_fig.silent_losses;
       ADD_FAILURE() << "silent loss: offset " << o << " (" << format::SegmentFileName(r.seg_id)
@@ -531,6 +593,7 @@ void CheckLog(const char* which, const LogModel& m, const std::map<uint64_t, Seg
   std::map<uint64_t, uint64_t> span_bytes;
   for (const auto& e : report.events) span_bytes[e.segment_id] += e.bytes_skipped();
   for (const auto& [id, d] : damage) {
+    if (spliced) break;
     for (uint64_t p : d.changed_at) {
       bool covered = false;
       for (const auto& e : report.events) {
@@ -659,6 +722,8 @@ void RunCase(uint64_t seed) {
   std::map<uint64_t, uint64_t> extra_len;
   std::vector<std::string> foreign;
   switch (kind) {
+    case Kind::kScatteredFlips:
+    case Kind::kSplice:
     case Kind::kBitFlipBody:
     case Kind::kBitFlipHeader:
     case Kind::kBitFlipFooter:
@@ -746,7 +811,8 @@ void RunCase(uint64_t seed) {
     first_dlq = opened->dlq_report;
     frozen = opened->log->frozen() || opened->dlq_log->frozen();
     ReadBack rb_main, rb_dlq;
-    CheckLog("main log", main, main_damage, *opened->log, opened->report, extra_ids, extra_len, &rb_main);
+    CheckLog("main log", main, main_damage, *opened->log, opened->report, extra_ids, extra_len, &rb_main,
+             kind == Kind::kSplice);
     CheckLog("dlq log", dlq, dlq_damage, *opened->dlq_log, opened->dlq_report, {}, {}, &rb_dlq);
     served_main = rb_main.present;
     if (kind == Kind::kCursorCheckpoint || kind == Kind::kAttemptsCheckpoint || kind == Kind::kForeignFiles ||
@@ -877,10 +943,11 @@ int CaseCount() {
 
 void PrintFigures(double seconds) {
   std::printf("corruption campaign: %llu cases in %.1f s: %llu opened writable, %llu frozen read-only; "
-              "crashes 0, hangs 0, silent losses %llu, reopen new loss %llu\n",
+              "crashes 0, hangs 0, silent losses %llu, reopen new loss %llu, active segment cut at a frame "
+              "boundary (undetectable) %llu records\n",
               (unsigned long long)g_fig.cases, seconds, (unsigned long long)g_fig.writable,
               (unsigned long long)g_fig.frozen, (unsigned long long)g_fig.silent_losses,
-              (unsigned long long)g_fig.reopen_new_loss);
+              (unsigned long long)g_fig.reopen_new_loss, (unsigned long long)g_fig.undetectable_clean_cut);
   std::printf("  loss events %llu (data loss %llu), records lost (reported) %llu, gone records reported only "
               "inexactly %llu (%llu in cut tails); checkpoints: newest %llu, fell back %llu, absent %llu\n",
               (unsigned long long)g_fig.events, (unsigned long long)g_fig.data_loss_events,
