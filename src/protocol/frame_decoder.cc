@@ -9,10 +9,28 @@ void FrameDecoder::Feed(ByteView bytes) {
   // Compact what Next already handed out before growing: the buffer holds at most one partial
   // frame plus this feed.
   if (start_ > 0) {
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
+    const size_t rest = buffer_.size() - start_;
+    if (buffer_.capacity() > kRetainedCapacity && rest + bytes.size() <= kRetainedCapacity) {
+      // A large frame went through: move the rest into a small buffer so the big one is freed.
+      Bytes smaller;
+      smaller.reserve(rest + bytes.size());
+      smaller.insert(smaller.end(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_), buffer_.end());
+      buffer_.swap(smaller);
+    } else {
+      buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
+    }
     start_ = 0;
   }
   buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+}
+
+void FrameDecoder::ReleaseIfDrained() {
+  // Everything handed out and the last frame's body no longer referenced (the contract: valid
+  // until the next Next): an idle connection must not pin the memory of its largest frame.
+  if (buffered() == 0 && buffer_.capacity() > kRetainedCapacity) {
+    Bytes().swap(buffer_);
+    start_ = 0;
+  }
 }
 
 size_t FrameDecoder::missing() const {
@@ -25,6 +43,7 @@ size_t FrameDecoder::missing() const {
 
 FrameDecoder::State FrameDecoder::Next(RawFrame* out) {
   if (!error_.empty()) return State::kBroken;
+  ReleaseIfDrained();
   const size_t have = buffered();
   if (have < kLengthPrefixSize) return State::kNeedMore;
   const uint32_t len = DecodeFixed32(buffer_.data() + start_);

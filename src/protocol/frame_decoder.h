@@ -9,7 +9,9 @@
 // Memory: the caller drains Next() until kNeedMore after every Feed; then the buffer never holds
 // more than one partial frame (at most max_frame_len + 4 bytes) plus what one Feed delivered,
 // and consumed bytes are compacted away. A length over the maximum is refused before a single
-// body byte is waited for.
+// body byte is waited for. After a frame larger than kRetainedCapacity, the big buffer is freed
+// once it is drained (the next Next) or compacted (the next Feed), so a connection that sent one
+// 16 MiB frame and went idle holds kRetainedCapacity at most, not 16 MiB.
 //
 // Ownership: RawFrame::body points into the decoder's buffer and stays valid until the next
 // Feed; DecodeBody copies what it keeps.
@@ -57,8 +59,15 @@ class FrameDecoder {
   // How many more bytes would complete the frame being received (0 when unknown: fewer than 4
   // prefix bytes). Lets a reader size its next read without over-allocating.
   size_t missing() const;
+  // Bytes allocated for the buffer (tests: what an idle connection pins).
+  size_t capacity() const { return buffer_.capacity(); }
+
+  // Largest buffer kept across frames; above it the memory is given back once drained.
+  static constexpr size_t kRetainedCapacity = 256 * 1024;
 
  private:
+  void ReleaseIfDrained();
+
   const uint32_t max_frame_len_;
   Bytes buffer_;
   size_t start_ = 0;  // first byte not yet handed out

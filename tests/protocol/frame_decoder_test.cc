@@ -67,6 +67,39 @@ TEST(FrameDecoder, OneOverTheConfiguredMaximumBreaks) {
   EXPECT_EQ(d.error_kind(), FrameError::kOverMaximum);
 }
 
+// Regression (an idle connection must not pin its largest frame): found by the hostile-network
+// campaign, where 4 idle connections that had each sent one 16 MiB Pub held 166 MiB.
+TEST(FrameDecoder, ADrainedLargeFrameGivesItsBufferBack) {
+  FrameDecoder d;
+  d.Feed(Envelope(3, Bytes(4 << 20, 7)));
+  RawFrame f;
+  ASSERT_EQ(d.Next(&f), FrameDecoder::State::kFrame);
+  EXPECT_EQ(f.body.size(), 4u << 20);
+  EXPECT_GE(d.capacity(), 4u << 20);
+  EXPECT_EQ(d.Next(&f), FrameDecoder::State::kNeedMore);
+  EXPECT_LE(d.capacity(), FrameDecoder::kRetainedCapacity) << "drained: the 4 MiB buffer is released";
+  // Still a working decoder afterwards.
+  d.Feed(Envelope(3, Bytes(10, 1)));
+  ASSERT_EQ(d.Next(&f), FrameDecoder::State::kFrame);
+  EXPECT_EQ(f.body.size(), 10u);
+}
+
+TEST(FrameDecoder, CompactingAfterALargeFrameKeepsThePartialNextFrameInASmallBuffer) {
+  FrameDecoder d;
+  Bytes stream = Envelope(3, Bytes(2 << 20, 7));
+  const Bytes next = Envelope(4, Bytes(100, 9));
+  stream.insert(stream.end(), next.begin(), next.begin() + 50);  // half of the next frame
+  d.Feed(stream);
+  RawFrame f;
+  ASSERT_EQ(d.Next(&f), FrameDecoder::State::kFrame);
+  d.Feed(ByteView(next).subspan(50));
+  EXPECT_LE(d.capacity(), FrameDecoder::kRetainedCapacity);
+  ASSERT_EQ(d.Next(&f), FrameDecoder::State::kFrame);
+  EXPECT_EQ(f.tag, 4);
+  EXPECT_EQ(f.body.size(), 100u);
+  EXPECT_EQ(f.body[0], 9);
+}
+
 TEST(FrameDecoder, FewerThanFourPrefixBytesWaitForMore) {
   FrameDecoder d;
   d.Feed(Bytes{1, 0, 0});
