@@ -112,11 +112,12 @@ void Appender::ProcessBatch(std::deque<Pending>* batch) {
     std::vector<Result<uint64_t>> results;
     const size_t end = AppendRun(*batch, begin, may_block, &results);
     if (end > begin) {
-      CommitAndComplete(batch, begin, std::move(results));
-      if (hold_started_ns >= 0) {  // the held request went in: the hold is over
+      if (hold_started_ns >= 0) {  // the held request went in: the hold is over (counted
+        // before its completion runs, so whoever sees the ack also sees the count)
         RecordHold(clock_->MonotonicNanos() - hold_started_ns, /*timed_out=*/false);
         hold_started_ns = -1;
       }
+      CommitAndComplete(batch, begin, std::move(results));
     }
     begin = end;
     if (begin == batch->size()) break;

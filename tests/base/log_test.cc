@@ -71,7 +71,7 @@ TEST_F(LogTest, TextNumbersAndBools) {
 
 TEST_F(LogTest, JsonLineParsesWithTypedFields) {
   Configure(Level::kInfo, Format::kJson);
-  const std::string tricky = std::string("line1\nline2 \"q\" \\ =\x02", 22);
+  const std::string tricky = "line1\nline2 \"q\" \\ =\x02";
   Warn("produce.shed", {{"reason", "at_capacity"},
                         {"bytes", uint64_t{123}},
                         {"delta", int64_t{-4}},
