@@ -56,16 +56,6 @@ uint64_t FreeBytes(const std::string& path) {
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
-// The sample value of an unlabelled family in a Prometheus text body; -1 when absent.
-double MetricValue(const std::string& body, const std::string& name) {
-  size_t at = 0;
-  while ((at = body.find(name + " ", at)) != std::string::npos) {
-    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + name.size() + 1));
-    at += name.size();
-  }
-  return -1;
-}
-
 class DiskFullE2E : public E2ETest {
  protected:
   void SetUp() override {
@@ -90,11 +80,8 @@ class DiskFullE2E : public E2ETest {
     broker_ = std::make_unique<Broker>(data_, scratch_.path(), extra);
     const std::string addr = broker_->WaitListening();
     EXPECT_FALSE(addr.empty()) << broker_->errors();
-    const std::string out = broker_->output();
-    const std::string marker = "health endpoints on 127.0.0.1:";
-    const size_t at = out.find(marker);
-    EXPECT_NE(at, std::string::npos) << out;
-    if (at != std::string::npos) health_port_ = static_cast<uint16_t>(std::stoul(out.substr(at + marker.size())));
+    health_port_ = broker_->HealthPort();
+    EXPECT_NE(health_port_, 0) << broker_->output();
     return addr;
   }
 

@@ -106,6 +106,14 @@ class Broker {
   int term_signal() const { return term_signal_; }
   std::string output() const { return Slurp(out_path_); }
   std::string errors() const { return Slurp(out_path_ + ".err"); }
+  // The health port from the banner ("health endpoints on 127.0.0.1:<port>"), 0 when absent
+  // (the broker was started without --health-addr 127.0.0.1:0, or has not printed it yet).
+  uint16_t HealthPort() const {
+    const std::string out = output();
+    const std::string marker = "health endpoints on 127.0.0.1:";
+    const size_t at = out.find(marker);
+    return at == std::string::npos ? 0 : static_cast<uint16_t>(std::stoul(out.substr(at + marker.size())));
+  }
 
  private:
   static int& Counter() {
@@ -134,6 +142,16 @@ class E2ETest : public ::testing::Test {
   io::testing::TempDir scratch_;
   std::string data_;
 };
+
+// A sample of metric `name` with exactly `labels` (e.g. `ironbus_connections_total{state="refused"}`)
+// in a Prometheus text body; -1 when absent.
+inline double MetricValue(const std::string& body, const std::string& name_and_labels) {
+  const std::string key = name_and_labels + " ";
+  for (size_t at = body.find(key); at != std::string::npos; at = body.find(key, at + 1)) {
+    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + key.size()));
+  }
+  return -1;
+}
 
 // Offsets `dump --json` shows for a stopped broker's directory, in order.
 inline std::vector<uint64_t> DumpedOffsets(const std::string& data_dir, const std::string& scratch) {

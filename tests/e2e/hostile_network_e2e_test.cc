@@ -80,15 +80,6 @@ constexpr int kMaxConnections = 256;  // serve's --max-connections default
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// A sample of metric `name` with exactly `labels` (e.g. `{state="refused"}`), -1 when absent.
-double MetricValue(const std::string& body, const std::string& name_and_labels) {
-  const std::string key = name_and_labels + " ";
-  for (size_t at = body.find(key); at != std::string::npos; at = body.find(key, at + 1)) {
-    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + key.size()));
-  }
-  return -1;
-}
-
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -304,11 +295,8 @@ class HostileNetworkE2E : public E2ETest {
     broker_ = std::make_unique<Broker>(data_, scratch_.path(), extra);
     const std::string addr = broker_->WaitListening();
     EXPECT_FALSE(addr.empty()) << broker_->errors();
-    const std::string out = broker_->output();
-    const std::string marker = "health endpoints on 127.0.0.1:";
-    const size_t at = out.find(marker);
-    EXPECT_NE(at, std::string::npos) << out;
-    if (at != std::string::npos) health_port_ = static_cast<uint16_t>(std::stoul(out.substr(at + marker.size())));
+    health_port_ = broker_->HealthPort();
+    EXPECT_NE(health_port_, 0) << broker_->output();
     const size_t colon = addr.rfind(':');
     if (colon != std::string::npos) port_ = static_cast<uint16_t>(std::stoul(addr.substr(colon + 1)));
     pid_ = ChildBrokerPid();

@@ -21,15 +21,6 @@ namespace {
 
 using server::testing::HttpGet;
 
-double MetricValue(const std::string& body, const std::string& name) {
-  size_t at = 0;
-  while ((at = body.find(name + " ", at)) != std::string::npos) {
-    if (at == 0 || body[at - 1] == '\n') return std::stod(body.substr(at + name.size() + 1));
-    at += name.size();
-  }
-  return -1;
-}
-
 size_t Count(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -43,11 +34,8 @@ class OverflowE2E : public E2ETest {
     broker_ = std::make_unique<Broker>(data_, scratch_.path(), extra);
     const std::string addr = broker_->WaitListening();
     EXPECT_FALSE(addr.empty()) << broker_->errors();
-    const std::string out = broker_->output();
-    const std::string marker = "health endpoints on 127.0.0.1:";
-    const size_t at = out.find(marker);
-    EXPECT_NE(at, std::string::npos) << out;
-    if (at != std::string::npos) health_port_ = static_cast<uint16_t>(std::stoul(out.substr(at + marker.size())));
+    health_port_ = broker_->HealthPort();
+    EXPECT_NE(health_port_, 0) << broker_->output();
     return addr;
   }
 
