@@ -1,8 +1,9 @@
-// Named crash points (after rocksdb's TEST_KILL_RANDOM): CRASH_POINT("segment.after_append")
+// Named crash points (after rocksdb's TEST_KILL_RANDOM): CRASH_POINT("segment.after_create")
 // marks a place where a crash test may kill the process. Compiled in only when
 // IRONBUS_CRASH_POINTS is defined (test builds); a no-op otherwise.
 //
-// At run time a point fires when the environment variable IRONBUS_CRASH_AT names it: the
+// At run time a point fires when the environment variable IRONBUS_CRASH_AT names it
+// ("segment.after_create", or "segment.after_create:N" for its N-th hit, N >= 1): the
 // process then exits immediately with _exit(137), skipping destructors and buffered I/O, the
 // way SIGKILL would. Tests in-process may install a hook instead (SetCrashPointHook).
 #pragma once
