@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -47,38 +48,55 @@ inline RunResult RunIronbus(const std::string& args, const std::string& scratch)
   return r;
 }
 
-// A broker process started in the background; stopped with SIGTERM by Stop() or the destructor.
+// `serve --addr 127.0.0.1:0 [--data-dir <data_dir>] <extra...>` in the background, with `env`
+// added to its environment; stdout and stderr go to files (not a TTY). An empty `data_dir`
+// passes none (the test gives it in `extra` or a config file). Stopped with SIGKILL by the
+// destructor if the test did not Stop() it.
 class ServeProcess {
  public:
-  ServeProcess(const std::string& data_dir, const std::string& scratch) : out_path_(scratch + "/serve.out") {
+  ServeProcess(const std::string& data_dir, const std::string& scratch, std::vector<std::string> extra = {},
+               std::vector<std::pair<std::string, std::string>> env = {})
+      : out_path_(scratch + "/serve.out") {
     pid_ = fork();
     if (pid_ == 0) {
-      FILE* f = std::freopen(out_path_.c_str(), "w", stdout);
-      (void)f;
-      f = std::freopen((out_path_ + ".err").c_str(), "w", stderr);
-      (void)f;
+      if (!std::freopen(out_path_.c_str(), "w", stdout)) _exit(127);
+      if (!std::freopen((out_path_ + ".err").c_str(), "w", stderr)) _exit(127);
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
       // Port 0: any free port, so tests can run in parallel; the banner names it.
-      execl(IRONBUS_BINARY, IRONBUS_BINARY, "serve", "--data-dir", data_dir.c_str(), "--addr", "127.0.0.1:0",
-            static_cast<char*>(nullptr));
+      std::vector<std::string> args = {IRONBUS_BINARY, "serve", "--addr", "127.0.0.1:0"};
+      if (!data_dir.empty()) args.insert(args.end(), {"--data-dir", data_dir});
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(IRONBUS_BINARY, argv.data());
       _exit(127);
     }
   }
   ~ServeProcess() {
     if (pid_ > 0) (void)Stop(SIGKILL);
   }
+  ServeProcess(const ServeProcess&) = delete;
+  ServeProcess& operator=(const ServeProcess&) = delete;
+
   // Waits until the banner is complete (or the process died).
-  bool WaitReady() {
-    for (int i = 0; i < 200; ++i) {
-      if (output().find("materialized-config") != std::string::npos) return true;
+  bool WaitReady() { return WaitFor("materialized-config"); }
+  // Waits until `needle` is in stdout (or stderr); false if the process died without it or 10 s
+  // passed.
+  bool WaitFor(const std::string& needle, bool in_stderr = false) {
+    for (int i = 0; i < 400; ++i) {
+      if ((in_stderr ? errors() : output()).find(needle) != std::string::npos) return true;
       int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        return false;
+        return (in_stderr ? errors() : output()).find(needle) != std::string::npos;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     return false;
   }
+  void Signal(int sig) { kill(pid_, sig); }
+  bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0; }
   // Sends `sig` and returns the exit code (-1 if killed by a signal).
   int Stop(int sig = SIGTERM) {
     if (pid_ <= 0) return -1;
@@ -89,6 +107,7 @@ class ServeProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   std::string output() const { return Slurp(out_path_); }
+  std::string errors() const { return Slurp(out_path_ + ".err"); }
   // "127.0.0.1:<port>" from "ironbus listening on <addr>, data dir ...".
   std::string addr() const {
     const std::string out = output();
@@ -98,7 +117,6 @@ class ServeProcess {
     const size_t end = out.find(',', at);
     return out.substr(at + marker.size(), end - at - marker.size());
   }
-  std::string errors() const { return Slurp(out_path_ + ".err"); }
 
  private:
   pid_t pid_ = -1;

@@ -20,57 +20,6 @@
 namespace ironbus::cli::testing {
 namespace {
 
-// A `serve` with arbitrary arguments, signalled by the test (SIGHUP) and stopped with SIGTERM.
-class Serve {
- public:
-  Serve(const std::string& scratch, std::vector<std::string> extra) : out_(scratch + "/serve.out") {
-    pid_ = fork();
-    if (pid_ == 0) {
-      if (!std::freopen(out_.c_str(), "w", stdout)) _exit(127);
-      if (!std::freopen((out_ + ".err").c_str(), "w", stderr)) _exit(127);
-      std::vector<std::string> args = {IRONBUS_BINARY, "serve", "--addr", "127.0.0.1:0"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(IRONBUS_BINARY, argv.data());
-      _exit(127);
-    }
-  }
-  ~Serve() {
-    if (pid_ > 0) (void)Stop(SIGKILL);
-  }
-  // Waits until `needle` is in stdout (where) or stderr; false if the process died or 10 s passed.
-  bool WaitFor(const std::string& needle, bool in_stderr = false) {
-    for (int i = 0; i < 400; ++i) {
-      if ((in_stderr ? err() : out()).find(needle) != std::string::npos) return true;
-      int status = 0;
-      if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return (in_stderr ? err() : out()).find(needle) != std::string::npos;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0; }
-  int Stop(int sig = SIGTERM) {
-    if (pid_ <= 0) return -1;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  std::string out() const { return Slurp(out_); }
-  std::string err() const { return Slurp(out_ + ".err"); }
-
- private:
-  pid_t pid_ = -1;
-  std::string out_;
-};
-
 class ConfigVerbs : public ::testing::Test {
  protected:
   RunResult Run(const std::string& args) { return RunIronbus(args, scratch_.path()); }
@@ -141,23 +90,23 @@ TEST_F(ConfigVerbs, ServeEdgeTinyWithMaxConnections1024RefusesBeforeAnyWork) {
 }
 
 TEST_F(ConfigVerbs, ServeEdgeTinyDefaultStartsAndPrintsItsConfig) {
-  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--profile", "edge-tiny", "--max-deliver=3"});
-  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.out() << serve.err();
-  const std::string out = serve.out();
+  ServeProcess serve("", scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--profile", "edge-tiny", "--max-deliver=3"});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.output() << serve.errors();
+  const std::string out = serve.output();
   EXPECT_NE(out.find("materialized-config profile=edge-tiny profile_schema_version=1 "), std::string::npos) << out;
   for (const char* kv : {" max_connections=32 ", " max_segment_bytes=8388608 ", " ram_ceiling_bytes=67108864 ",
                          " max_deliver=3 ", " power_loss_safe=true ", " storage=disk"}) {
     EXPECT_NE(out.find(kv), std::string::npos) << kv << "\n" << out;
   }
-  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.errors();
 }
 
 TEST_F(ConfigVerbs, ServeHealthAddrFromTheFileStartsTheHealthListener) {
   const std::string path = Write("[network]\nhealth_addr = \"127.0.0.1:0\"\n");
-  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
-  ASSERT_TRUE(serve.WaitFor("ironbus health endpoints on 127.0.0.1:")) << serve.out() << serve.err();
-  EXPECT_NE(serve.out().find(" health_addr=127.0.0.1:0 "), std::string::npos) << serve.out();
-  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
+  ServeProcess serve("", scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
+  ASSERT_TRUE(serve.WaitFor("ironbus health endpoints on 127.0.0.1:")) << serve.output() << serve.errors();
+  EXPECT_NE(serve.output().find(" health_addr=127.0.0.1:0 "), std::string::npos) << serve.output();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.errors();
   const RunResult refused = Run("serve --data-dir " + scratch_.path() + "/data --health-addr 10.1.2.3:9090");
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("pass --health-allow-public"), std::string::npos) << refused.err;
@@ -178,42 +127,42 @@ TEST_F(ConfigVerbs, ServeRefusesABadConfigFile) {
 
 TEST_F(ConfigVerbs, FlagsBeatTheFile) {
   const std::string path = Write("[delivery]\nmax_deliver = 7\ncheckpoint_interval = 10\n");
-  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path, "--max-deliver", "2"});
-  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.err();
-  EXPECT_NE(serve.out().find(" max_deliver=2 "), std::string::npos) << serve.out();
-  EXPECT_NE(serve.out().find(" checkpoint_interval=10 "), std::string::npos) << serve.out();
+  ServeProcess serve("", scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path, "--max-deliver", "2"});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.errors();
+  EXPECT_NE(serve.output().find(" max_deliver=2 "), std::string::npos) << serve.output();
+  EXPECT_NE(serve.output().find(" checkpoint_interval=10 "), std::string::npos) << serve.output();
   EXPECT_EQ(serve.Stop(SIGTERM), 0);
 }
 
 TEST_F(ConfigVerbs, SighupReportsChangesRefusesColdKeysAndSurvivesABrokenFile) {
   const std::string path = Write("[retention]\nmax_retained_bytes = \"128MiB\"\n[delivery]\nmax_deliver = 5\n");
-  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
-  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.err();
-  EXPECT_NE(serve.out().find(" max_retained_bytes=134217728 "), std::string::npos);
+  ServeProcess serve("", scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.errors();
+  EXPECT_NE(serve.output().find(" max_retained_bytes=134217728 "), std::string::npos);
 
   serve.Signal(SIGHUP);
-  ASSERT_TRUE(serve.WaitFor("re-read; nothing changed", true)) << serve.err();
+  ASSERT_TRUE(serve.WaitFor("re-read; nothing changed", true)) << serve.errors();
 
   Write("[retention]\nmax_retained_bytes = \"64MiB\"\n[delivery]\nmax_deliver = 6\n");
   serve.Signal(SIGHUP);
   ASSERT_TRUE(serve.WaitFor("delivery.max_deliver changed from 5 to 6: changed in file, takes effect after restart",
                             true))
-      << serve.err();
-  EXPECT_NE(serve.err().find("retention.max_retained_bytes changed from 134217728 to 67108864: applied"),
+      << serve.errors();
+  EXPECT_NE(serve.errors().find("retention.max_retained_bytes changed from 134217728 to 67108864: applied"),
             std::string::npos)
-      << serve.err();
+      << serve.errors();
 
   Write("[retention]\nmax_retained_bytes = [\n");
   serve.Signal(SIGHUP);
-  ASSERT_TRUE(serve.WaitFor("rejected; keeping the running config", true)) << serve.err();
+  ASSERT_TRUE(serve.WaitFor("rejected; keeping the running config", true)) << serve.errors();
 
   Write("[retention]\nmax_retained_bytes = \"128MiB\"\n[storage]\nsegment_size = \"8MiB\"\n");
   serve.Signal(SIGHUP);
   ASSERT_TRUE(serve.WaitFor("cold-key storage.segment_size changed from 67108864 to 8388608; restart required", true))
-      << serve.err();
-  ASSERT_TRUE(serve.WaitFor("reload rejected; the running config is unchanged", true)) << serve.err();
+      << serve.errors();
+  ASSERT_TRUE(serve.WaitFor("reload rejected; the running config is unchanged", true)) << serve.errors();
   EXPECT_TRUE(serve.alive());
-  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.errors();
 }
 
 // The live keys reach the running log: a byte cap set in the file refuses publishes "at
@@ -221,9 +170,9 @@ TEST_F(ConfigVerbs, SighupReportsChangesRefusesColdKeysAndSurvivesABrokenFile) {
 // refuses again. Hot keys are still reported, not applied.
 TEST_F(ConfigVerbs, SighupAppliesTheByteCapAndDiskFullPolicyLive) {
   const std::string path = Write("[storage]\nmax_total_bytes = 1\n");
-  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
-  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.err();
-  const std::string out = serve.out();
+  ServeProcess serve("", scratch_.path(), {"--data-dir", scratch_.path() + "/data", "--config", path});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.errors();
+  const std::string out = serve.output();
   const size_t at = out.find("listening on ");
   ASSERT_NE(at, std::string::npos) << out;
   const std::string addr = out.substr(at + 13, out.find(',', at) - at - 13);
@@ -235,24 +184,24 @@ TEST_F(ConfigVerbs, SighupAppliesTheByteCapAndDiskFullPolicyLive) {
 
   Write("[storage]\nmax_total_bytes = \"1MiB\"\n[backpressure]\ndisk_full_policy = \"block\"\n");
   serve.Signal(SIGHUP);
-  ASSERT_TRUE(serve.WaitFor("storage.max_total_bytes changed from 1 to 1048576: applied", true)) << serve.err();
+  ASSERT_TRUE(serve.WaitFor("storage.max_total_bytes changed from 1 to 1048576: applied", true)) << serve.errors();
   ASSERT_TRUE(serve.WaitFor("backpressure.disk_full_policy changed from drop-new to block: applied", true));
   RunResult accepted = Run("pub --addr " + addr + " second");
   EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
 
   Write("[storage]\nmax_total_bytes = 1\n[backpressure]\nblock_timeout_ms = 0\ndisk_full_policy = \"block\"\n");
   serve.Signal(SIGHUP);
-  ASSERT_TRUE(serve.WaitFor("backpressure.block_timeout_ms changed from 5000 to 0: applied", true)) << serve.err();
+  ASSERT_TRUE(serve.WaitFor("backpressure.block_timeout_ms changed from 5000 to 0: applied", true)) << serve.errors();
   RunResult refused_again = Run("pub --addr " + addr + " third");
   EXPECT_NE(refused_again.err.find("at capacity"), std::string::npos) << refused_again.err;
-  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.errors();
 }
 
 TEST_F(ConfigVerbs, SighupWithoutAConfigFileHasNothingToReload) {
-  Serve serve(scratch_.path(), {"--data-dir", scratch_.path() + "/data"});
-  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.err();
+  ServeProcess serve("", scratch_.path(), {"--data-dir", scratch_.path() + "/data"});
+  ASSERT_TRUE(serve.WaitFor("materialized-config")) << serve.errors();
   serve.Signal(SIGHUP);
-  ASSERT_TRUE(serve.WaitFor("nothing to reload", true)) << serve.err();
+  ASSERT_TRUE(serve.WaitFor("nothing to reload", true)) << serve.errors();
   EXPECT_EQ(serve.Stop(SIGTERM), 0);
 }
 

@@ -21,57 +21,6 @@
 namespace ironbus::cli::testing {
 namespace {
 
-// `serve` on a data dir with extra arguments and environment; stderr goes to a file (not a TTY).
-class LoggedServe {
- public:
-  LoggedServe(const std::string& scratch, const std::string& data_dir, std::vector<std::string> extra,
-              std::vector<std::pair<std::string, std::string>> env = {})
-      : out_(scratch + "/serve.out") {
-    pid_ = fork();
-    if (pid_ == 0) {
-      if (!std::freopen(out_.c_str(), "w", stdout)) _exit(127);
-      if (!std::freopen((out_ + ".err").c_str(), "w", stderr)) _exit(127);
-      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      std::vector<std::string> args = {IRONBUS_BINARY, "serve", "--addr", "127.0.0.1:0", "--data-dir", data_dir};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(IRONBUS_BINARY, argv.data());
-      _exit(127);
-    }
-  }
-  ~LoggedServe() {
-    if (pid_ > 0) (void)Stop(SIGKILL);
-  }
-  bool WaitReady() {
-    for (int i = 0; i < 400; ++i) {
-      if (out().find("materialized-config") != std::string::npos) return true;
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
-  }
-  int Stop(int sig = SIGTERM) {
-    if (pid_ <= 0) return -1;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  std::string out() const { return Slurp(out_); }
-  std::string err() const { return Slurp(out_ + ".err"); }
-
- private:
-  pid_t pid_ = -1;
-  std::string out_;
-};
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -112,23 +61,23 @@ class ServeLog : public ::testing::Test {
 };
 
 TEST_F(ServeLog, AutoIsJsonWhenStderrIsAFileWithTypedFields) {
-  LoggedServe serve(scratch_.path(), data_, {});
-  ASSERT_TRUE(serve.WaitReady()) << serve.out() << serve.err();
-  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
-  const auto events = JsonEvents(serve.err());
+  ServeProcess serve(data_, scratch_.path(), {});
+  ASSERT_TRUE(serve.WaitReady()) << serve.output() << serve.errors();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.errors();
+  const auto events = JsonEvents(serve.errors());
   const nlohmann::json* started = Find(events, "broker.started");
-  ASSERT_NE(started, nullptr) << serve.err();
+  ASSERT_NE(started, nullptr) << serve.errors();
   EXPECT_EQ((*started)["level"], "info");
   EXPECT_TRUE((*started)["ts"].is_string());
   EXPECT_EQ((*started)["data_dir"], data_);
   EXPECT_TRUE((*started)["durable_offset"].is_number_unsigned()) << *started;
   EXPECT_TRUE((*started)["frozen"].is_boolean()) << *started;
   const nlohmann::json* stopped = Find(events, "broker.stopped");
-  ASSERT_NE(stopped, nullptr) << serve.err();
+  ASSERT_NE(stopped, nullptr) << serve.errors();
   EXPECT_EQ((*stopped)["signal"], "SIGTERM");
   EXPECT_EQ((*stopped)["exit_code"], 0);
   // stdout keeps the banner only.
-  EXPECT_EQ(serve.out().find("\"event\""), std::string::npos) << serve.out();
+  EXPECT_EQ(serve.output().find("\"event\""), std::string::npos) << serve.output();
 }
 
 TEST_F(ServeLog, TextFormatAndWarnLevelFromFlags) {
@@ -136,10 +85,10 @@ TEST_F(ServeLog, TextFormatAndWarnLevelFromFlags) {
   const std::string seg = SegmentPath(data_, 0);
   const auto size = std::filesystem::file_size(seg);
   std::filesystem::resize_file(seg, size - 5);
-  LoggedServe serve(scratch_.path(), data_, {"--log-format", "text", "--log-level", "warn"});
-  ASSERT_TRUE(serve.WaitReady()) << serve.out() << serve.err();
-  EXPECT_EQ(serve.Stop(SIGINT), 0) << serve.err();
-  const std::string err = serve.err();
+  ServeProcess serve(data_, scratch_.path(), {"--log-format", "text", "--log-level", "warn"});
+  ASSERT_TRUE(serve.WaitReady()) << serve.output() << serve.errors();
+  EXPECT_EQ(serve.Stop(SIGINT), 0) << serve.errors();
+  const std::string err = serve.errors();
   EXPECT_EQ(err.find('{'), std::string::npos) << "text, not JSON:\n" << err;
   EXPECT_EQ(err.find("broker.started"), std::string::npos) << "INFO is below --log-level warn:\n" << err;
   EXPECT_EQ(err.find("broker.stopped"), std::string::npos) << err;
@@ -158,11 +107,11 @@ TEST_F(ServeLog, TextFormatAndWarnLevelFromFlags) {
 }
 
 TEST_F(ServeLog, EnvironmentSelectsTheFormat) {
-  LoggedServe serve(scratch_.path(), data_, {}, {{"IRONBUS_LOG_FORMAT", "text"}});
-  ASSERT_TRUE(serve.WaitReady()) << serve.out() << serve.err();
-  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.err();
-  EXPECT_NE(serve.err().find(" INFO  broker.started addr=127.0.0.1:"), std::string::npos) << serve.err();
-  EXPECT_NE(serve.err().find(" INFO  broker.stopped signal=SIGTERM exit_code=0"), std::string::npos) << serve.err();
+  ServeProcess serve(data_, scratch_.path(), {}, {{"IRONBUS_LOG_FORMAT", "text"}});
+  ASSERT_TRUE(serve.WaitReady()) << serve.output() << serve.errors();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.errors();
+  EXPECT_NE(serve.errors().find(" INFO  broker.started addr=127.0.0.1:"), std::string::npos) << serve.errors();
+  EXPECT_NE(serve.errors().find(" INFO  broker.stopped signal=SIGTERM exit_code=0"), std::string::npos) << serve.errors();
 }
 
 TEST_F(ServeLog, AnUnknownLevelIsAConfigError) {
