@@ -220,6 +220,7 @@ int RunServe(const ServeArgs& args) {
   }
   broker_options.port = static_cast<uint16_t>(std::stoul(cfg.addr.substr(colon + 1)));
   broker_options.io_threads = static_cast<int>(cfg.io_threads);
+  broker_options.socket_send_buffer_bytes = static_cast<int>(cfg.socket_send_buffer_bytes);
   broker_options.max_connections = cfg.max_connections;
   broker_options.credit = broker_options.credit_cap = static_cast<uint32_t>(cfg.consumer_credit);
   broker_options.credit_bytes = broker_options.credit_bytes_cap = cfg.consumer_credit_bytes;

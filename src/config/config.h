@@ -45,6 +45,10 @@ struct Config {
   uint64_t health_liveness_window_ms = 10'000;
   bool enable_admin = false;
   uint64_t max_connections = 256;
+  // C++ addition: SO_SNDBUF of each accepted client socket. Bounds the kernel memory a client
+  // that stops reading can pin (Linux autotunes up to tcp_wmem's max, 4 MiB) and how soon its
+  // stuck reply write starts the write_timeout clock. 0 = leave it to the OS.
+  uint64_t socket_send_buffer_bytes = 0;
   uint64_t io_threads = 2;  // C++ addition: asio io threads (flag and env only)
   // 4.2 storage
   std::string storage = "disk";

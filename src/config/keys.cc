@@ -30,6 +30,10 @@ const std::vector<KeySpec>& Keys() {
        "Read-only /admin JSON on the health port", &C::enable_admin},
       {"max_connections", "backpressure.max_connections", "--max-connections", "", "IRONBUS_MAX_CONNECTIONS", N,
        COLD, "", "Client connections served at once (>= 1)", &C::max_connections},
+      {"socket_send_buffer_bytes", "network.socket_send_buffer_bytes", "--socket-send-buffer-bytes", "",
+       "IRONBUS_SOCKET_SEND_BUFFER_BYTES", B, COLD, "",
+       "Kernel send buffer per client connection (0 = the OS autotunes it, up to net.ipv4.tcp_wmem)",
+       &C::socket_send_buffer_bytes},
       {"io_threads", "", "--io-threads", "", "IRONBUS_IO_THREADS", N, NONE, "", "Network threads (1..64, default 2)",
        &C::io_threads},
       // 4.2 storage

@@ -57,6 +57,9 @@ void Validate(Loaded* loaded, bool file_set_retention) {
   };
   at_least("--max-connections", c.max_connections, 1, 1u << 20);
   at_least("--io-threads", c.io_threads, 1, 64);
+  if (c.socket_send_buffer_bytes != 0) {
+    at_least("--socket-send-buffer-bytes", c.socket_send_buffer_bytes, 4096, 1u << 30);
+  }
   at_least("--max-segment-bytes", c.max_segment_bytes, 4096, UINT64_MAX);
   at_least("--consumer-credit", c.consumer_credit, 1, 1u << 20);
   at_least("--max-in-flight", c.max_in_flight, 1, UINT32_MAX);
