@@ -120,6 +120,9 @@ Status DeadLetterLog::Append(std::string_view group, uint64_t source_offset, uin
   rec.flags = source.flags & format::kFlagCompressed;  // HAS_KEY is re-derived from the key
   rec.timestamp_ms = static_cast<int64_t>(source.timestamp_ms);
   RETURN_IF_ERROR(log_->Append(rec).status().WithContext("dead-letter append"));
+  // Written, not synced (kill -9 keeps the page cache): the restart may find the record, and
+  // must then never append the same (group, source_offset) again.
+  CRASH_POINT("dlq.after_append_before_sync");
   RETURN_IF_ERROR(log_->Sync().WithContext("dead-letter fdatasync"));
   CRASH_POINT("dlq.after_sync");
   held_[std::string(group)][source_offset] = fp;  // replaces a stale pair, if any

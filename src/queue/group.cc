@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/crash_point.h"
+
 namespace ironbus::queue {
 
 Group::Group(const Env& env, std::string name, GroupMode mode)
@@ -207,6 +209,9 @@ void Group::OnCommitted() {
 Status Group::WriteCursorAndAttempts() {
   Status st = checkpoint_->WriteCursor(cursor_);
   if (st.ok()) stats_.checkpoint_writes += 1;
+  // The cursor is durable, the attempt counts are one write behind: a restart must drop the
+  // stale counts of offsets the new cursor covers.
+  CRASH_POINT("group.after_cursor_before_attempts");
   const AttemptMap attempts = leases_.AttemptSnapshot();
   // An empty map over an absent or empty file changes nothing: skip the 32 KiB write.
   if (attempts.empty() && !attempts_nonempty_on_disk_) return st;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "base/crash_point.h"
+
 namespace ironbus::storage {
 
 CheckpointFile::CheckpointFile(std::string path, std::unique_ptr<io::File> file, size_t cap)
@@ -16,6 +18,7 @@ Result<std::unique_ptr<CheckpointFile>> CheckpointFile::Open(io::FileSystem* fs,
     // Create exclusively and make the name durable before the first write (spec 7.1).
     opened = fs->Open(path, io::OpenMode::kCreateExclusive);
     if (opened.ok()) {
+      CRASH_POINT("checkpoint.after_create_before_dir_sync");
       Status s = fs->SyncDir(dir);
       if (!s.ok()) return s.WithContext(path);
     }
@@ -42,8 +45,13 @@ Status CheckpointFile::Write(ByteView payload) {
   ASSIGN_OR_RETURN(Bytes slot, format::EncodeCheckpointSlot(seq, payload, cap_));
   const uint64_t at = (seq % 2) * format::CheckpointSlotLen(cap_);
   RETURN_IF_ERROR(file_->WriteAt(at, slot).WithContext(path_));
+  // The new slot is written, not yet synced: a restart must pick a valid slot (this one or
+  // the previous value), never a torn one.
+  CRASH_POINT("checkpoint.after_write_before_sync");
   // fsync, not fdatasync: the first write changes the file length.
   RETURN_IF_ERROR(file_->FullSync().WithContext(path_));
+  // Durable but not yet reported: the caller (an ack's AckStatus) never hears of it.
+  CRASH_POINT("checkpoint.after_sync");
   next_seq_ = seq + 1;
   value_ = format::CheckpointValue{seq, Bytes(payload.begin(), payload.end())};
   return Status::Ok();
