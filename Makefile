@@ -68,3 +68,11 @@ test: unit asan tsan fuzz-smoke
 
 clean:
 	rm -rf build
+
+# Side-by-side benchmark against Redis Streams, NATS JetStream and the disk floor (bench/peers/README.md):
+# installs the peers, runs bench/peers/run.sh (QUICK=1 for a smoke run, WIDE=1 for 1 KiB/4 KiB too) and
+# writes bench/results/peers-<date>.md/.json and latest.md/.json.
+.PHONY: bench-peers
+bench-peers: build
+	@bench/peers/install.sh
+	bench/peers/run.sh
