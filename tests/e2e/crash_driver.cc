@@ -435,6 +435,7 @@ struct Run {
   size_t acked_verified = 0;
   std::vector<Id> log;                       // offset -> id, as dump showed it
   std::vector<uint64_t> placed[kProducers];  // [producer][seq] -> offset
+  uint64_t last_seq[kProducers] = {kNone, kNone};  // of the producer's last record in `log`
   uint64_t dlq_read = 0;                     // DLQ offsets below were read
   uint64_t c2_checked = 0;                   // C2 was checked below this offset
   std::set<std::string> loss_events_seen;
@@ -486,6 +487,12 @@ struct Run {
                  std::to_string(offset);
         }
         at[SeqOf(id)] = offset;
+        // One connection's publishes are appended in the order sent, and seqs only grow.
+        if (last_seq[ProducerOf(id)] != kNone && SeqOf(id) <= last_seq[ProducerOf(id)]) {
+          return "(P3) " + Name(id) + " at offset " + std::to_string(offset) + " comes after seq " +
+                 std::to_string(last_seq[ProducerOf(id)]) + " of the same producer";
+        }
+        last_seq[ProducerOf(id)] = SeqOf(id);
         log.push_back(id);
       }
       if (log.size() - start < kChunk) break;
@@ -530,6 +537,9 @@ struct Run {
         return "(D1) DLQ record " + std::to_string(dlq_offset) + " does not hold the log's record at its source: " +
                line;
       }
+      // Moved at the grant past max-deliver (2): the count may fall back after a crash, never
+      // jump ahead.
+      if (j.value("attempt", uint64_t{0}) < 3) return "(D1) DLQ record dead-lettered too early: " + line;
       consumer.Grow(o);
       if ((consumer.facts[o] & kInDlq) != 0) return "(D1) offset " + std::to_string(o) + " is in the DLQ twice";
       // Read after every crash, so this record was written in the life that just ended.

@@ -14,8 +14,8 @@
 // Invariants (a violation names its tag):
 //   P1 every acknowledged publish is in the log once, at the offset its PubAck named;
 //   P2 every record is a payload a producer sent (no phantom), no id twice;
-//   P3 offsets are dense and increasing from 0, and a record once read never changes (dump,
-//      redelivery, DLQ copy);
+//   P3 offsets are dense and increasing from 0, each producer's records are in the order it sent
+//      them, and a record once read never changes (dump, redelivery, DLQ copy);
 //   C1 the cursor on disk after a crash is at or above A, the watermark the consumer knows the
 //      broker reached: every offset below A was settled with an Ok AckStatus (Ack, Term) or
 //      reported dead-lettered in this broker's life, or was committed on disk at its start;
@@ -24,8 +24,8 @@
 //      message;
 //   C3 no message is delivered again once committed on disk, once settled Ok in the same broker
 //      life, or once dead-lettered;
-//   D1 every DLQ record of "g" names a source offset of the log, holds that record's payload, and
-//      no (group, source offset) is in the DLQ twice;
+//   D1 every DLQ record of "g" names a source offset of the log, holds that record's payload, has
+//      an attempt past max-deliver, and no (group, source offset) is in the DLQ twice;
 //   D2 every offset reported dead-lettered (DeadLetter frame) is in the DLQ after the crash;
 //   R  every restart reports no data loss and serves exactly the offsets dump showed; at the end,
 //      a drain of "g", a clean SIGTERM stop (exit 0) and a cursor at the end of the log.
