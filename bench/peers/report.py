@@ -66,7 +66,10 @@ def machine(data_dir, ironbus):
         "data_dir_mount_options": sh(["findmnt", "-no", "OPTIONS", "-T", data_dir]),
     }, {
         "ironbus": sh([ironbus, "--version"]),
-        "ironbus_commit": commit,
+        "ironbus_binary": os.path.abspath(ironbus),
+        "ironbus_binary_built": datetime.datetime.fromtimestamp(os.path.getmtime(ironbus), datetime.timezone.utc)
+        .isoformat(timespec="seconds"),
+        "repo_head": commit,
         "redis_server": sh(["redis-server", "--version"]),
         "nats_server": sh(["nats-server", "--version"]),
         "libhiredis": sh(["dpkg-query", "-W", "-f=${Version}", "libhiredis-dev"]),
@@ -242,8 +245,10 @@ def main():
     md.append(f"- Kernel: {mach['kernel']} ({mach['os']})")
     md.append(f"- Data dirs: {mach['data_dir']} on {mach['data_dir_filesystem']} ({mach['data_dir_device']}, "
               f"mounted at {mach['data_dir_mount']}, {mach['data_dir_mount_options']})")
-    md.append(f"- {versions['ironbus']} (commit {versions['ironbus_commit']}); {versions['redis_server']}; "
-              f"nats-server {versions['nats_server']}; libhiredis {versions['libhiredis']}; libnats {versions['libnats']}")
+    md.append(f"- {versions['ironbus']} ({versions['ironbus_binary']}, built {versions['ironbus_binary_built']}; "
+              f"repository HEAD {versions['repo_head']})")
+    md.append(f"- {versions['redis_server']}; {versions['nats_server']}; libhiredis {versions['libhiredis']}; "
+              f"libnats {versions['libnats']}; clients built with {versions['cc']}")
     md.append("")
     for size in sorted({r["size"] for r in rows}):
         md.append(f"## Results, {size}-byte payloads")
@@ -279,7 +284,8 @@ def main():
               "`--duration`, or after a `--pubwindow 256 --count N` prefill `--mode subscribe --fetch-batch 256 --count N` "
               "with `--group drain` (d) or `--group bcast` (e, declared `--broadcast-group bcast`)")
     md.append("- Redis client: bench/peers/redis_bench.c (hiredis); NATS client: bench/peers/nats_bench.c (libnats); "
-              "floor: bench/peers/disk_floor.c")
+              "floor: bench/peers/disk_floor.c (file preallocated with a keep-size fallocate of 64 MiB, like an IronBus "
+              "segment; the group-commit writers hand records to one flusher thread: one write + one fdatasync per batch)")
     md.append("")
     md.append("## How to read it")
     md.append("")

@@ -67,6 +67,7 @@ KEEP_RUN_DIR=${KEEP_RUN_DIR:-0}
 
 SERVER_PID=""
 SERVER_NAME=""
+CLIENT_PID=""
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
   local pid=$SERVER_PID
@@ -87,6 +88,10 @@ stop_server() {
   return 0
 }
 on_exit() {
+  if [ -n "$CLIENT_PID" ]; then
+    kill -TERM "$CLIENT_PID" 2>/dev/null
+    wait "$CLIENT_PID" 2>/dev/null
+  fi
   stop_server
   if [ "$KEEP_RUN_DIR" != 1 ]; then rm -rf "$RUN_DIR"; fi
 }
@@ -177,8 +182,12 @@ measure() {
   local out=$RUN_DIR/client-$sys-$wl-$size-$rep.json err=$RUN_DIR/client-$sys-$wl-$size-$rep.err
   local before="null null" after="null null" hwm=null
   [ -n "$SERVER_PID" ] && before=$(proc_counters "$SERVER_PID")
-  "$@" >"$out" 2>"$err"
+  # in the background, so a signal's trap runs at once (and stops this client by its PID)
+  "$@" >"$out" 2>"$err" &
+  CLIENT_PID=$!
+  wait "$CLIENT_PID"
   local rc=$?
+  CLIENT_PID=""
   [ -n "$SERVER_PID" ] && { after=$(proc_counters "$SERVER_PID"); hwm=$(proc_hwm "$SERVER_PID"); }
   local line
   line=$(grep '^{' "$out" | tail -n 1)
@@ -196,7 +205,15 @@ measure() {
 }
 
 ib_bench() { "$IRONBUS" bench --addr "127.0.0.1:$PORT" --i-understand-this-is-live --json --payload-shape random "$@"; }
-quiet() { "$@" >/dev/null 2>>"$RUN_DIR/prefill.err"; }
+# the prefill of (d)/(e): not measured; in the background like measure's client
+quiet() {
+  "$@" >/dev/null 2>>"$RUN_DIR/prefill.err" &
+  CLIENT_PID=$!
+  wait "$CLIENT_PID"
+  local rc=$?
+  CLIENT_PID=""
+  return $rc
+}
 
 run_ironbus() {
   local wl=$1 size=$2 rep=$3 dir
