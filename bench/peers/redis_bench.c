@@ -107,7 +107,23 @@ static void *producer_main(void *arg) {
   return NULL;
 }
 
+/* The server's appendfsync and appendonly settings, as "always/yes" (checked, not assumed). */
+static void durability_settings(char *out, size_t n) {
+  redisContext *c = connect_or_die();
+  char fsync_v[32] = "?", aof_v[32] = "?";
+  redisReply *r = redisCommand(c, "CONFIG GET appendfsync");
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) snprintf(fsync_v, sizeof fsync_v, "%s", r->element[1]->str);
+  if (r) freeReplyObject(r);
+  r = redisCommand(c, "CONFIG GET appendonly");
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) snprintf(aof_v, sizeof aof_v, "%s", r->element[1]->str);
+  if (r) freeReplyObject(r);
+  redisFree(c);
+  snprintf(out, n, "\"appendonly\":\"%s\",\"appendfsync\":\"%s\"", aof_v, fsync_v);
+}
+
 static int run_pub(void) {
+  char durability[128];
+  durability_settings(durability, sizeof durability);
   producer_t *ps = calloc((size_t)g_producers, sizeof(producer_t));
   pthread_t *ts = calloc((size_t)g_producers, sizeof(pthread_t));
   const uint64_t start = now_ns();
@@ -124,8 +140,9 @@ static int run_pub(void) {
     lat_merge(&all, &ps[i].lat);
   }
   const double elapsed = (double)(now_ns() - start) / 1e9;
-  char extra[256];
-  snprintf(extra, sizeof extra, "\"producers\":%d,\"window\":%d,\"size\":%zu", g_producers, g_window, g_size);
+  char extra[512];
+  snprintf(extra, sizeof extra, "\"producers\":%d,\"window\":%d,\"size\":%zu,%s", g_producers, g_window, g_size,
+           durability);
   print_result("redis_bench", "pub", ops, elapsed, &all, extra);
   return 0;
 }

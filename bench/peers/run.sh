@@ -132,7 +132,18 @@ start_ironbus() {
   record_config ironbus "${cmd[@]}"
   "${cmd[@]}" >"$dir/serve.out" 2>"$dir/serve.err" &
   SERVER_PID=$!
-  wait_listening "$PORT"
+  wait_listening "$PORT" || return 1
+  # the broker's own account of its configuration (durability_level=sync, power_loss_safe=true)
+  if ! grep -q "^ironbus-materialized	" "$CONFIGS"; then
+    local line="" i
+    for i in $(seq 1 20); do
+      line=$(grep -m1 '^materialized-config ' "$dir/serve.out")
+      [ -n "$line" ] && break
+      sleep 0.1
+    done
+    [ -n "$line" ] && printf 'ironbus-materialized\t%s\n' "$line" >>"$CONFIGS"
+  fi
+  return 0
 }
 start_redis() {
   local dir=$1
