@@ -204,10 +204,18 @@ static int run_drain(bool group) {
     rounds++;
   }
   const double elapsed = (double)(now_ns() - start) / 1e9;
+  long long pending = -1; /* the group's pending entries after the drain: 0 when every XACK landed */
+  if (group) {
+    redisReply *r = redisCommand(c, "XPENDING %s g", g_stream);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER) {
+      pending = r->element[0]->integer;
+    }
+    if (r) freeReplyObject(r);
+  }
   redisFree(c);
   char extra[256];
-  snprintf(extra, sizeof extra, "\"batch\":%d,\"reads\":%llu,\"payload_bytes\":%llu", g_batch,
-           (unsigned long long)rounds, (unsigned long long)bytes);
+  snprintf(extra, sizeof extra, "\"batch\":%d,\"reads\":%llu,\"payload_bytes\":%llu,\"pending_after\":%lld", g_batch,
+           (unsigned long long)rounds, (unsigned long long)bytes, pending);
   print_result("redis_bench", group ? "drain-group" : "drain-xread", done, elapsed, NULL, extra);
   return 0;
 }

@@ -127,12 +127,15 @@ wait_listening() {
 start_ironbus() {
   local dir=$1
   PORT=$(free_port)
+  HEALTH_PORT=$(free_port)
   SERVER_NAME=ironbus
-  local cmd=("$IRONBUS" serve --data-dir "$dir/data" --addr "127.0.0.1:$PORT" --broadcast-group bcast)
+  local cmd=("$IRONBUS" serve --data-dir "$dir/data" --addr "127.0.0.1:$PORT" --health-addr "127.0.0.1:$HEALTH_PORT"
+             --broadcast-group bcast)
   record_config ironbus "${cmd[@]}"
   "${cmd[@]}" >"$dir/serve.out" 2>"$dir/serve.err" &
   SERVER_PID=$!
   wait_listening "$PORT" || return 1
+  wait_listening "$HEALTH_PORT" || return 1
   # the broker's own account of its configuration (durability_level=sync, power_loss_safe=true)
   if ! grep -q "^ironbus-materialized	" "$CONFIGS"; then
     local line="" i
@@ -185,13 +188,15 @@ proc_counters() {
 proc_hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo null; }
 
 FAILED=0
+METRICS_PORT=""  # IronBus's health port while an IronBus run is measured
 # measure <system> <workload> <size> <rep> <label> <command...>: runs the client once against
 # $SERVER_PID (none for the floor) and appends one raw record.
 measure() {
   local sys=$1 wl=$2 size=$3 rep=$4 label=$5
   shift 5
   local out=$RUN_DIR/client-$sys-$wl-$size-$rep.json err=$RUN_DIR/client-$sys-$wl-$size-$rep.err
-  local before="null null" after="null null" hwm=null
+  local before="null null" after="null null" hwm=null m0=null m1=null
+  [ -n "$METRICS_PORT" ] && m0=$(python3 "$HERE/ironbus_metrics.py" "$METRICS_PORT")
   [ -n "$SERVER_PID" ] && before=$(proc_counters "$SERVER_PID")
   # in the background, so a signal's trap runs at once (and stops this client by its PID)
   "$@" >"$out" 2>"$err" &
@@ -200,6 +205,7 @@ measure() {
   local rc=$?
   CLIENT_PID=""
   [ -n "$SERVER_PID" ] && { after=$(proc_counters "$SERVER_PID"); hwm=$(proc_hwm "$SERVER_PID"); }
+  [ -n "$METRICS_PORT" ] && m1=$(python3 "$HERE/ironbus_metrics.py" "$METRICS_PORT")
   local line
   line=$(grep '^{' "$out" | tail -n 1)
   if [ "$rc" != 0 ] || [ -z "$line" ]; then
@@ -209,8 +215,8 @@ measure() {
   fi
   read -r cpu0 wb0 <<<"$before"
   read -r cpu1 wb1 <<<"$after"
-  printf '{"system":"%s","workload":"%s","size":%s,"rep":%s,"label":"%s","exit_code":%s,"broker":{"cpu_s_before":%s,"cpu_s_after":%s,"write_bytes_before":%s,"write_bytes_after":%s,"vmhwm_kb":%s},"client":%s}\n' \
-    "$sys" "$wl" "$size" "$rep" "$label" "$rc" "$cpu0" "$cpu1" "$wb0" "$wb1" "$hwm" "$line" >>"$RAW"
+  printf '{"system":"%s","workload":"%s","size":%s,"rep":%s,"label":"%s","exit_code":%s,"broker":{"cpu_s_before":%s,"cpu_s_after":%s,"write_bytes_before":%s,"write_bytes_after":%s,"vmhwm_kb":%s,"metrics_before":%s,"metrics_after":%s},"client":%s}\n' \
+    "$sys" "$wl" "$size" "$rep" "$label" "$rc" "$cpu0" "$cpu1" "$wb0" "$wb1" "$hwm" "${m0:-null}" "${m1:-null}" "$line" >>"$RAW"
   [ "$line" != null ] && echo "  $sys $wl ($label) size $size rep $rep: $(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(round(j.get("msgs_per_sec") or 0), "msg/s")' "$line")"
   return 0
 }
@@ -230,6 +236,7 @@ run_ironbus() {
   local wl=$1 size=$2 rep=$3 dir
   dir=$(mktemp -d "$RUN_DIR/ironbus-$wl-XXXXXX")
   start_ironbus "$dir" || { FAILED=$((FAILED + 1)); stop_server; return; }
+  METRICS_PORT=$HEALTH_PORT
   case $wl in
     a) measure ironbus a "$size" "$rep" "1 producer, window 1" ib_bench --mode publish --size "$size" --duration "$DURATION" ;;
     b) measure ironbus b "$size" "$rep" "$PRODUCERS_B producers, window 1" ib_bench --mode publish --size "$size" --producers "$PRODUCERS_B" --duration "$DURATION" ;;
@@ -243,6 +250,7 @@ run_ironbus() {
         measure ironbus e "$size" "$rep" "broadcast group (per-message acks: bench has no cumulative-ack consumer)" ib_bench --mode subscribe --group bcast --fetch-batch "$FETCH_BATCH" --count "$DRAIN_COUNT"
       fi ;;
   esac
+  METRICS_PORT=""
   stop_server
   rm -rf "$dir"
 }
