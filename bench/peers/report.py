@@ -325,6 +325,35 @@ def main():
             if q["size"] == size:
                 md.append(f"| {q['workload']} | {q['ratio']} | {fmt(q['value'], 2)} |")
         md.append("")
+    # the target ratios side by side, one row per payload size
+    sizes = sorted({r["size"] for r in rows})
+    cols = [
+        ("a", "IronBus / floor 1-writer msgs/s", "(a) msgs/s vs floor-1"),
+        ("a", "IronBus / floor 1-writer p99", "(a) p99 vs floor-1"),
+        ("b", "IronBus / Redis msgs/s", "(b) vs Redis"),
+        ("b", "IronBus / ideal-16 msgs/s", "(b) vs ideal-16"),
+        ("c", "IronBus / Redis msgs/s", "(c) vs Redis"),
+        ("c", "IronBus / NATS-async msgs/s (NATS not power-loss safe)", "(c) vs NATS-async"),
+        ("d", "IronBus / Redis msgs/s", "(d) vs Redis"),
+        ("d", "IronBus / NATS msgs/s (NATS not power-loss safe)", "(d) vs NATS"),
+        ("e", "IronBus / NATS msgs/s (NATS not power-loss safe)", "(e) vs NATS"),
+    ]
+    if sizes:
+        md.append("## Target ratios (IronBus / peer; medians)")
+        md.append("")
+        md.append("| payload | " + " | ".join(c[2] for c in cols) + " | RSS vs min(peers), worst workload |")
+        md.append("|---" * (len(cols) + 2) + "|")
+        for size in sizes:
+            vals = []
+            for wl, name, _ in cols:
+                v = next((q["value"] for q in ratios if q["size"] == size and q["workload"] == wl and q["ratio"] == name), None)
+                vals.append(fmt(v, 2))
+            rss = [q["value"] for q in ratios if q["size"] == size and q["ratio"].startswith("RSS") and q["value"] is not None]
+            md.append(f"| {size} B | " + " | ".join(vals) + f" | {fmt(max(rss) if rss else None, 2)} |")
+        md.append("")
+        md.append("NATS JetStream rows are not power-loss safe (acked before any fsync); a (e) IronBus figure is "
+                  "with per-message acks, not cumulative ones.")
+        md.append("")
     md.append("## Configurations")
     md.append("")
     for k in ("ironbus", "ironbus-materialized", "redis", "nats"):
