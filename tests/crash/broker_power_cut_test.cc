@@ -5,7 +5,7 @@
 //
 // Each seed drives, in a seeded random interleaving:
 //   - producers appending batches as the Appender does (Append each request, one Sync, then
-//     acknowledge the batch);
+//     acknowledge the batch, then retention with the groups' floor on a third of the seeds);
 //   - consumers of three groups: "work" (competing, two members) and "" (the default group)
 //     with per-message Ack, Nack (backoff through the clock), Term, and a small max_deliver so
 //     records reach the DLQ; "watch", a broadcast group, settled with CumulativeAck;
@@ -32,6 +32,9 @@
 //       never delivered again by its group; a move cut by the crash is either absent (the drain
 //       delivers the record again) or present once (the drain resumes the move);
 //   (d) loss events cover only unacknowledged offsets;
+//   (e) retention reaps only records every group consumed (in memory): checked at each reap, at
+//       reopen (a record below the earliest retained offset), and at each truncation notice (a
+//       cursor whose checkpoint lagged the reap skips only what it had consumed);
 // and at the end of a seed, liveness: every group drains to the head.
 //
 //   IRONBUS_BROKER_SWEEP_SEEDS=<n>      seeds (default 1000), times IRONBUS_SWEEP_SCALE
@@ -83,7 +86,7 @@ struct BrokerSweepStats {
   uint64_t acked_publishes = 0, deliveries = 0, redeliveries = 0, acks = 0, terms = 0, nacks = 0;
   uint64_t cumulative_acks = 0, dead_letters = 0, dlq_resumed = 0, checkpoint_writes = 0;
   uint64_t crash_in_checkpoint = 0, crash_in_dlq_move = 0, crash_in_roll = 0, crash_in_produce_sync = 0;
-  uint64_t crash_elsewhere = 0, crash_in_recovery = 0;
+  uint64_t crash_elsewhere = 0, crash_in_recovery = 0, crash_in_retention = 0, segments_reaped = 0, truncations = 0;
   uint64_t loss_events = 0, data_loss_events = 0, dlq_loss_events = 0, frozen = 0, frozen_dlq = 0;
   uint64_t cursor_ahead_kept = 0, cut_moves_found = 0, unacked_survivors = 0;
 };
@@ -92,6 +95,7 @@ BrokerSweepStats g_stats;
 struct SeedConfig {
   uint64_t segment_bytes = 4096;
   format::Compression compression = format::Compression::kNone;
+  storage::RetentionOptions retention;  // off, or a message-count bound (segments reaped)
   queue::QueueOptions queue;
 };
 
@@ -101,6 +105,7 @@ SeedConfig ConfigFor(std::mt19937_64& rng) {
   SeedConfig c;
   c.segment_bytes = kSizes[rng() % 4];
   c.compression = rng() % 2 ? format::Compression::kLz4 : format::Compression::kNone;
+  if (rng() % 3 == 0) c.retention.max_messages = 20 + rng() % 100;
   c.queue.visibility_timeout_ms = 1000;
   c.queue.hard_cap_ms = 5000;
   c.queue.max_deliver = 1 + static_cast<uint32_t>(rng() % 3);
@@ -217,6 +222,7 @@ class SeedRun {
     storage::LogOptions lo;
     lo.max_segment_bytes = cfg_.segment_bytes;
     lo.compression = cfg_.compression;
+    lo.retention = cfg_.retention;
     auto opened = recovery::OpenDataDir(&fs_, kDir, ro, lo, &clock_);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     if (!opened.ok()) return false;
@@ -249,6 +255,7 @@ class SeedRun {
     storage::LogOptions lo;
     lo.max_segment_bytes = cfg_.segment_bytes;
     lo.compression = cfg_.compression;
+    lo.retention = cfg_.retention;
     auto opened = recovery::OpenDataDir(&fs_, kDir, ro, lo, &clock_);
     if (!opened.ok()) return false;
     dir_.emplace(std::move(opened).value());
@@ -273,7 +280,11 @@ class SeedRun {
     g_stats.loss_events += dir_->report.events.size();
     for (const auto& e : dir_->report.events) g_stats.data_loss_events += e.data_loss() ? 1 : 0;
     g_stats.frozen += log.frozen() ? 1 : 0;
-    present_ = crash::CheckRecoveredLog(log, dir_->report, model_, seed_);
+    // Retention may have reaped a prefix; only records every group had consumed may be gone.
+    CheckConsumedByAll(0, log.first_offset(), "retention reaped");
+    Model kept = model_;
+    kept.acked.erase(kept.acked.begin(), kept.acked.lower_bound(log.first_offset()));
+    present_ = crash::CheckRecoveredLog(log, dir_->report, kept, seed_);
     if (!model_.acked.empty()) {
       EXPECT_GT(log.next_offset(), *model_.acked.rbegin()) << "a resumed log reuses an acknowledged offset";
     }
@@ -434,7 +445,39 @@ class SeedRun {
     if (!log->Sync().ok()) return fs_.crashed() ? 2 : 0;
     model_.acked.insert(pending.begin(), pending.end());
     g_stats.acked_publishes += pending.size();
+    if (cfg_.retention.enabled()) {
+      // As the Appender does after each batch, with the groups' floor.
+      const uint64_t first = log->first_offset();
+      auto reaped = log->ApplyRetention(groups_->RetentionFloor());
+      if (!reaped.ok()) return fs_.crashed() ? 3 : 0;
+      g_stats.segments_reaped += reaped->segments_deleted;
+      CheckConsumedByAll(first, log->first_offset(), "retention reaped");
+    }
     return 0;
+  }
+
+  // Offsets in [from, to) that held a record must have been consumed by every group.
+  void CheckConsumedByAll(uint64_t from, uint64_t to, const char* what) {
+    for (auto it = model_.acked.lower_bound(from); it != model_.acked.end() && *it < to; ++it) {
+      for (const auto& [name, gm] : groups_model_) {
+        EXPECT_TRUE(gm.allowed.count(*it)) << what << " offset " << *it << ", which group '" << name
+                                           << "' never consumed";
+      }
+    }
+  }
+
+  // The group's cursor was below the earliest retained offset (its checkpoint lagged a reap):
+  // it jumps, and every record it skips must have been consumed by it before.
+  void OnTruncation(const std::string& group, GroupModel& gm, const queue::TruncationNotice& t) {
+    g_stats.truncations += 1;
+    for (uint64_t o = t.earliest_retained - t.skipped; o < t.earliest_retained; ++o) {
+      if (model_.acked.count(o)) {
+        EXPECT_TRUE(gm.allowed.count(o)) << "group '" << group << "' skips offset " << o
+                                         << " for retention, but never consumed it";
+      }
+      gm.allowed.insert(o);
+      gm.settled.insert(o);
+    }
   }
 
   bool EnsureJoined(Consumer& c) {
@@ -476,8 +519,9 @@ class SeedRun {
         gm.dead_lettered.insert(n->offset);
         gm.allowed.insert(n->offset);
         gm.settled.insert(n->offset);
-      } else {
-        ADD_FAILURE() << "truncation notice without retention";
+      } else if (const auto* t = std::get_if<queue::TruncationNotice>(&item)) {
+        commits += 2;  // a jump: the cursor a write stored during this window is unknown
+        OnTruncation(c.group, gm, *t);
       }
     }
     bool cut = false;
@@ -509,14 +553,15 @@ class SeedRun {
     }
   }
 
-  void Settle(Consumer& c) {
+  // Settles one held lease: a random one with a random verb, or (`ack_oldest`) acks the first.
+  void Settle(Consumer& c, bool ack_oldest = false) {
     if (!c.joined || c.held.empty()) return;
     queue::Group* g = GroupOf(c.group);
     GroupModel& gm = groups_model_[c.group];
-    const size_t i = rng_() % c.held.size();
+    const size_t i = ack_oldest ? 0 : rng_() % c.held.size();
     const HeldLease h = c.held[i];
     c.held.erase(c.held.begin() + static_cast<std::ptrdiff_t>(i));
-    const uint64_t r = rng_() % 20;
+    const uint64_t r = ack_oldest ? 0 : rng_() % 20;
     queue::AckOp op = r < 12 ? queue::AckOp::kAck : r < 18 ? queue::AckOp::kNack : queue::AckOp::kTerm;
     const uint64_t delay = rng_() % 3 == 0 ? rng_() % 300 : queue::kNackUseBackoff;
     const uint64_t before = g->committed();
@@ -542,7 +587,7 @@ class SeedRun {
     const uint64_t before = g->committed();
     uint64_t up_to = c.max_delivered;
     if (rng_() % 3 == 0) up_to = before + rng_() % (head - std::min(head, before) + 1);
-    up_to = std::min(std::max(up_to, before), head);
+    up_to = std::min(std::max({up_to, before, dir_->log->first_offset()}), head);
     Status st = g->CumulativeAck(up_to, now());
     EXPECT_TRUE(st.ok()) << st.ToString();
     if (st.ok()) {
@@ -572,7 +617,7 @@ class SeedRun {
     if (cut && fs_.crashed() && !crash_classified_) Classify(kCheckpoint);
   }
 
-  enum CrashSite { kCheckpoint, kDlqMove, kRoll, kProduceSync, kElsewhere };
+  enum CrashSite { kCheckpoint, kDlqMove, kRoll, kProduceSync, kRetention, kElsewhere };
   void Classify(CrashSite site) {
     crash_classified_ = true;
     g_stats.crashes += 1;
@@ -581,6 +626,7 @@ class SeedRun {
       case kDlqMove: g_stats.crash_in_dlq_move += 1; break;
       case kRoll: g_stats.crash_in_roll += 1; break;
       case kProduceSync: g_stats.crash_in_produce_sync += 1; break;
+      case kRetention: g_stats.crash_in_retention += 1; break;
       case kElsewhere: g_stats.crash_elsewhere += 1; break;
     }
   }
@@ -609,21 +655,32 @@ class SeedRun {
       const uint64_t r = rng_() % 100;
       if (r < 25) {
         const int site = Produce();
-        if (!crashed_before && fs_.crashed() && !crash_classified_) Classify(site == 1 ? kRoll : kProduceSync);
-      } else if (r < 55) {
+        if (!crashed_before && fs_.crashed() && !crash_classified_) {
+          Classify(site == 1 ? kRoll : site == 2 ? kProduceSync : kRetention);
+        }
+      } else if (r < 50 || (r >= 80 && r < 88)) {
+        // A fetch; or a burst (a consumer catching up: fetch and ack everything, a few times),
+        // which lets every group pass sealed segments so retention reaps.
         Consumer& c = consumers_[rng_() % consumers_.size()];
-        const bool in_dlq = Fetch(c);
+        const int rounds = r < 50 ? 1 : 4;
+        bool in_dlq = false;
+        for (int k = 0; k < rounds && !in_dlq; ++k) {
+          in_dlq = Fetch(c);
+          if (r >= 50) {
+            while (c.joined && !c.held.empty()) Settle(c, /*ack_oldest=*/true);
+          }
+        }
         if (!crashed_before && fs_.crashed() && !crash_classified_) {
           const GroupModel& gm = groups_model_[c.group];
           Classify(in_dlq ? kDlqMove : gm.write_cut_since ? kCheckpoint : kElsewhere);
         }
-      } else if (r < 80) {
+      } else if (r < 72) {
         // A consumer holding something settles one of its leases.
         Consumer& c = consumers_[rng_() % consumers_.size()];
         Settle(c.held.empty() ? consumers_[rng_() % consumers_.size()] : c);
-      } else if (r < 85) {
+      } else if (r < 76) {
         Cumulative(consumers_[3]);
-      } else if (r < 90) {
+      } else if (r < 80) {
         Leave(consumers_[rng_() % consumers_.size()]);
       } else {
         clock_.AdvanceMs(static_cast<int64_t>(rng_() % 3 == 0 ? 1000 + rng_() % 1500 : rng_() % 300));
@@ -665,6 +722,8 @@ class SeedRun {
             EXPECT_EQ(g->Settle(member, queue::AckOp::kAck, d->offset, d->generation, 0, now()), queue::AckStatus::kOk);
             gm.allowed.insert(d->offset);
             gm.settled.insert(d->offset);
+          } else if (const auto* t = std::get_if<queue::TruncationNotice>(&item)) {
+            OnTruncation(name, gm, *t);
           } else if (const auto* n = std::get_if<queue::DeadLetterNotice>(&item)) {
             g_stats.dead_letters += 1;
             if (gm.dead_lettered.count(n->offset)) g_stats.dlq_resumed += 1;
@@ -731,19 +790,22 @@ TEST(BrokerPowerCutSweep, DurableConsumerStateSurvivesEveryCutDeterministic) {
       "broker power-cut sweep: %llu seeds, %llu epochs in %.1f s; %llu acked publishes, %llu deliveries "
       "(%llu redeliveries), %llu acks, %llu terms, %llu nacks, %llu cumulative acks, %llu dead letters "
       "(%llu resumed, %llu cut moves found in dlq/), %llu checkpoint writes\n"
-      "  crashes: %llu (checkpoint write %llu, DLQ move %llu, segment roll %llu, produce sync %llu, other %llu, "
-      "inside recovery %llu); %llu injected fsync failures; %llu clean shutdowns; loss events %llu "
-      "(%llu data loss, %llu in dlq/); %llu frozen reopens (%llu of dlq/); %llu acked-ahead ranges checked; "
-      "%llu unacknowledged records kept by recovery\n",
+      "  crashes: %llu (checkpoint write %llu, DLQ move %llu, segment roll %llu, produce sync %llu, retention %llu, "
+      "other %llu, inside recovery %llu)\n"
+      "  %llu segments reaped, %llu truncation notices; %llu injected fsync failures; %llu clean shutdowns; "
+      "loss events %llu (%llu data loss, %llu in dlq/); %llu frozen reopens (%llu of dlq/); "
+      "%llu acked-ahead ranges checked; %llu unacknowledged records kept by recovery\n",
       (unsigned long long)s.seeds, (unsigned long long)s.epochs, secs, (unsigned long long)s.acked_publishes,
       (unsigned long long)s.deliveries, (unsigned long long)s.redeliveries, (unsigned long long)s.acks,
       (unsigned long long)s.terms, (unsigned long long)s.nacks, (unsigned long long)s.cumulative_acks,
       (unsigned long long)s.dead_letters, (unsigned long long)s.dlq_resumed, (unsigned long long)s.cut_moves_found,
       (unsigned long long)s.checkpoint_writes, (unsigned long long)s.crashes, (unsigned long long)s.crash_in_checkpoint,
       (unsigned long long)s.crash_in_dlq_move, (unsigned long long)s.crash_in_roll,
-      (unsigned long long)s.crash_in_produce_sync, (unsigned long long)s.crash_elsewhere,
-      (unsigned long long)s.crash_in_recovery, (unsigned long long)s.injected_fsync_failures,
-      (unsigned long long)s.clean_shutdowns, (unsigned long long)s.loss_events, (unsigned long long)s.data_loss_events,
+      (unsigned long long)s.crash_in_produce_sync, (unsigned long long)s.crash_in_retention,
+      (unsigned long long)s.crash_elsewhere, (unsigned long long)s.crash_in_recovery,
+      (unsigned long long)s.segments_reaped, (unsigned long long)s.truncations,
+      (unsigned long long)s.injected_fsync_failures, (unsigned long long)s.clean_shutdowns,
+      (unsigned long long)s.loss_events, (unsigned long long)s.data_loss_events,
       (unsigned long long)s.dlq_loss_events, (unsigned long long)s.frozen, (unsigned long long)s.frozen_dlq,
       (unsigned long long)s.cursor_ahead_kept, (unsigned long long)s.unacked_survivors);
   EXPECT_GT(s.acked_publishes, 0u);
