@@ -60,7 +60,7 @@ const PointChoice kPoints[] = {
     {"segment.after_create", 2},
     {"segment.after_header_sync", 2},
     {"segment.after_seal_before_create", 1},
-    {"checkpoint.after_create_before_dir_sync", 2},  // only while cursor-g/attempts-g are new
+    {"checkpoint.after_create_before_dir_sync", 2},  // only while cursor-g/attempts-g are new (and cycle 0)
     {"checkpoint.after_write_before_sync", 400},
     {"checkpoint.after_sync", 400},
     {"group.after_cursor_before_attempts", 100},
@@ -630,12 +630,16 @@ struct Run {
   // One cycle: start (maybe with a crash point armed), load, crash, check. False to stop.
   bool Cycle(uint64_t cycle) {
     const std::string where = "[crash seed=" + std::to_string(opt.seed) + " cycle=" + std::to_string(cycle) + "] ";
-    const bool use_point =
-        opt.mode == CrashMode::kPoints || (opt.mode == CrashMode::kMixed && rng() % 2 == 0);
+    const bool use_point = opt.mode == CrashMode::kPoints || (opt.mode == CrashMode::kMixed && rng() % 2 == 0) ||
+                           (cycle == 0 && opt.mode != CrashMode::kKill9);
     std::string crash_at;
     if (use_point) {
       const PointChoice& p = kPoints[rng() % std::size(kPoints)];
       crash_at = std::string(p.name) + ":" + std::to_string(1 + rng() % p.max_hit);
+    }
+    if (cycle == 0 && opt.mode != CrashMode::kKill9) {
+      // Reachable only while the directory is new: the first ack creates cursor-g.ckpt.
+      crash_at = "checkpoint.after_create_before_dir_sync:1";
     }
     const milliseconds load_ms(use_point ? uint64_t{1500} : 100 + rng() % 501);
     const uint64_t thread_seed = rng();
