@@ -6,9 +6,10 @@
 // Each seed drives, in a seeded random interleaving:
 //   - producers appending batches as the Appender does (Append each request, one Sync, then
 //     acknowledge the batch, then retention with the groups' floor on a third of the seeds);
-//   - consumers of three groups: "work" (competing, two members) and "" (the default group)
-//     with per-message Ack, Nack (backoff through the clock), Term, and a small max_deliver so
-//     records reach the DLQ; "watch", a broadcast group, settled with CumulativeAck;
+//   - consumers of four groups: "work" (competing, two members), "" (the default group) and
+//     "keyed" (key_shared, two members) with per-message Ack, Nack (backoff through the clock),
+//     Term, and a small max_deliver so records reach the DLQ; "watch", a broadcast group,
+//     settled with CumulativeAck;
 //   - clean leaves (which write the checkpoints), clock advances past visibility timeouts;
 // with checkpoint_interval from {0, 1, 3, 8}. An epoch ends with the FS crashed (CrashAfterOps,
 // sometimes after an injected fsync failure on a checkpoint or the DLQ), or without a crash
@@ -79,6 +80,7 @@ namespace {
 constexpr char kDir[] = "/data";
 constexpr char kWork[] = "work";
 constexpr char kWatch[] = "watch";
+constexpr char kKeyed[] = "keyed";
 
 // What the sweep exercised, printed at the end so a run shows its coverage.
 struct BrokerSweepStats {
@@ -114,6 +116,7 @@ SeedConfig ConfigFor(std::mt19937_64& rng) {
   c.queue.attempts_flush_redeliveries = rng() % 2;
   c.queue.max_in_flight = rng() % 2 ? 1024 : 16;
   c.queue.broadcast_groups = {kWatch};
+  c.queue.key_shared_groups = {kKeyed};
   return c;
 }
 
@@ -168,8 +171,9 @@ class SeedRun {
     ASSERT_TRUE(fs_.CreateDirs(kDir).ok());
     fs_.SyncAll();
     cfg_ = ConfigFor(rng_);
-    consumers_ = {{kWork, 1}, {kWork, 2}, {"", 10}, {kWatch, 40}};
-    for (const char* g : {kWork, "", kWatch}) groups_model_[g];
+    // consumers_[3] is the broadcast group's one subscriber (Cumulative below).
+    consumers_ = {{kWork, 1}, {kWork, 2}, {"", 10}, {kWatch, 40}, {kKeyed, 20}, {kKeyed, 21}};
+    for (const char* g : {kWork, "", kWatch, kKeyed}) groups_model_[g];
     const int epochs = 1 + static_cast<int>(rng_() % 4);
     for (int epoch = 0; epoch < epochs; ++epoch) {
       if (!OpenAll(/*may_crash_in_recovery=*/epoch > 0)) return;
@@ -262,7 +266,7 @@ class SeedRun {
     auto groups = queue::Groups::Open(&fs_, kDir, dir_->log.get(), std::move(dir_->dlq_log), cfg_.queue, &clock_);
     if (!groups.ok()) return false;
     groups_ = std::move(groups).value();
-    for (const char* name : {kWork, "", kWatch}) {
+    for (const char* name : {kWork, "", kWatch, kKeyed}) {
       if (!groups_->GetOrCreate(name).ok()) return false;
     }
     return !fs_.crashed();
@@ -709,7 +713,9 @@ class SeedRun {
       ASSERT_NE(g, nullptr);
       // The epoch's members are gone with the old process; one fresh member per group.
       ASSERT_TRUE(g->Join(++member, queue::MemberOptions{64, 0}).ok());
-      for (int round = 0; round < 400 && g->committed() < head; ++round) {
+      // Until the head, or until windows stop bringing anything (key_shared hands out one
+      // record per key per window, so a drain can take many).
+      for (int idle = 0; idle < 20 && g->committed() < head;) {
         clock_.AdvanceMs(10'000);  // past every lease and backoff
         queue::FetchRequest req;
         req.max_records = 64;
@@ -734,6 +740,7 @@ class SeedRun {
         }
         AfterGroupOp(name, before, false, nullptr);
         if (::testing::Test::HasFailure()) return;
+        idle = w.items.empty() ? idle + 1 : 0;
       }
       EXPECT_EQ(g->committed(), head) << "group '" << name << "' does not drain to the head";
     }
