@@ -221,6 +221,14 @@ measure() {
   return 0
 }
 
+# Between runs: the previous run's writeback and the discards of its deleted files (this mount
+# may have online discard) are flushed before the next system starts, so they land on nobody's run.
+SETTLE_S=${SETTLE_S:-2}
+settle() {
+  sync -f "$RUN_DIR" 2>/dev/null || sync
+  sleep "$SETTLE_S"
+}
+
 ib_bench() { "$IRONBUS" bench --addr "127.0.0.1:$PORT" --i-understand-this-is-live --json --payload-shape random "$@"; }
 # the prefill of (d)/(e): not measured; in the background like measure's client
 quiet() {
@@ -253,6 +261,7 @@ run_ironbus() {
   METRICS_PORT=""
   stop_server
   rm -rf "$dir"
+  settle
 }
 
 run_redis() {
@@ -274,6 +283,7 @@ run_redis() {
   esac
   stop_server
   rm -rf "$dir"
+  settle
 }
 
 run_nats() {
@@ -295,6 +305,7 @@ run_nats() {
   esac
   stop_server
   rm -rf "$dir"
+  settle
 }
 
 run_floor() {
@@ -308,6 +319,7 @@ run_floor() {
     *) ;;  # no consumer workloads for the floor
   esac
   rm -rf "$dir"
+  settle
 }
 
 echo "bench/peers: run dir $RUN_DIR; reps $REPS, duration $DURATION s, drain $DRAIN_COUNT, sizes $SIZES" >&2
