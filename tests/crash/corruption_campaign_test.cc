@@ -50,6 +50,7 @@
 #include "format/record_format.h"
 #include "format/segment_name.h"
 #include "io/posix_file_system.h"
+#include "queue/groups.h"
 #include "recovery/open_data_dir.h"
 #include "storage/checkpoint_file.h"
 #include "storage/log.h"
@@ -116,7 +117,7 @@ struct SegDamage {
 struct Figures {
   uint64_t cases = 0, writable = 0, frozen = 0, events = 0, data_loss_events = 0, records_lost = 0,
            inexact_reported = 0, inexact_cut_tail = 0, undetectable_clean_cut = 0, silent_losses = 0, reopen_new_loss = 0, ckpt_fallbacks = 0, ckpt_newest = 0,
-           ckpt_absent = 0;
+           ckpt_absent = 0, groups_checked = 0;
   std::array<uint64_t, static_cast<size_t>(Kind::kCount)> by_kind{}, frozen_by_kind{};
 };
 Figures g_fig;
@@ -675,6 +676,43 @@ void CheckCheckpoint(io::FileSystem& fs, const std::string& dir, const CkptModel
   }
 }
 
+// The committed offset the file layer serves for a cursor checkpoint (0 when it has none):
+// what queue::Groups must start that group from, clamped to the log's head.
+uint64_t ServedCursor(io::FileSystem& fs, const std::string& dir, const CkptModel& c) {
+  auto f = storage::CheckpointFile::Open(&fs, dir, c.name, c.cap, storage::CheckpointFile::Mode::kOpenExisting);
+  if (!f.ok() || !(*f)->value()) return 0;
+  return format::DecodeCursorSnapshot((*f)->value()->payload).committed;
+}
+
+// The broker's consumer state on top of the damaged directory: queue::Groups opens whatever
+// the damage (its DLQ index is rebuilt from a DLQ log that may have lost records, or hold
+// records that are no dead letters at all), and each group starts from the checkpoint value
+// the file layer serves, clamped to the head (I5b): never an invented or leading cursor.
+void CheckGroups(io::FileSystem& fs, const std::string& dir, const std::vector<CkptModel>& ckpts,
+                 recovery::OpenedDataDir* opened, Clock* clock) {
+  SCOPED_TRACE("queue::Groups");
+  std::map<std::string, uint64_t> expected;
+  for (const CkptModel& c : ckpts) {
+    if (c.cap != format::kCursorCheckpointCap) continue;
+    const std::string group = c.name == format::CursorFileName("") ? "" : queue::Groups::ParseGroupFileName(c.name).value_or("?");
+    expected[group] = ServedCursor(fs, dir, c);
+  }
+  const uint64_t head = opened->log->next_offset();
+  auto groups = queue::Groups::Open(&fs, dir, opened->log.get(), std::move(opened->dlq_log), queue::QueueOptions{}, clock);
+  ASSERT_TRUE(groups.ok()) << "groups open failed: " << groups.status().ToString();
+  for (const auto& [name, committed] : expected) {
+    SCOPED_TRACE("group \"" + name + "\"");
+    const queue::Group* g = (*groups)->Find(name);
+    if (g == nullptr) {
+      EXPECT_EQ(committed, 0u) << "a group with a served cursor was not loaded";
+      continue;
+    }
+    EXPECT_EQ(g->committed(), std::min(committed, head));
+    ++g_fig.groups_checked;
+  }
+  EXPECT_TRUE((*groups)->Close().ok());
+}
+
 // ---- one case ----
 
 void RunCase(uint64_t seed) {
@@ -890,6 +928,7 @@ void RunCase(uint64_t seed) {
   if (extra_offset) {
     EXPECT_TRUE(rb.present.count(*extra_offset)) << "the append after open is lost at reopen";
   }
+  CheckGroups(fs, dir, ckpts, &*again, &clock);
 }
 
 // Aborts the process when one case runs longer than kCaseTimeoutSeconds, naming it.
@@ -949,12 +988,13 @@ void PrintFigures(double seconds) {
               (unsigned long long)g_fig.frozen, (unsigned long long)g_fig.silent_losses,
               (unsigned long long)g_fig.reopen_new_loss, (unsigned long long)g_fig.undetectable_clean_cut);
   std::printf("  loss events %llu (data loss %llu), records lost (reported) %llu, gone records reported only "
-              "inexactly %llu (%llu in cut tails); checkpoints: newest %llu, fell back %llu, absent %llu\n",
+              "inexactly %llu (%llu in cut tails); checkpoints: newest %llu, fell back %llu, absent %llu; "
+              "group cursors checked through queue::Groups %llu\n",
               (unsigned long long)g_fig.events, (unsigned long long)g_fig.data_loss_events,
               (unsigned long long)g_fig.records_lost, (unsigned long long)g_fig.inexact_reported,
               (unsigned long long)g_fig.inexact_cut_tail,
               (unsigned long long)g_fig.ckpt_newest, (unsigned long long)g_fig.ckpt_fallbacks,
-              (unsigned long long)g_fig.ckpt_absent);
+              (unsigned long long)g_fig.ckpt_absent, (unsigned long long)g_fig.groups_checked);
   for (size_t k = 0; k < kKindNames.size(); ++k) {
     std::printf("  %-17s %5llu cases, %4llu frozen\n", kKindNames[k], (unsigned long long)g_fig.by_kind[k],
                 (unsigned long long)g_fig.frozen_by_kind[k]);
