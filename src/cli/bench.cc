@@ -6,10 +6,10 @@
 //                 [--consumers C] [--pubwindow W] [--rate R] [--payload-shape realistic|random]
 //                 [--fetch-batch N] [--group G] [--json]
 //
-// Producers (one Client and thread each) send pipelined batches of up to --pubwindow Pubs and
-// wait for the batch's acks; a record's publish latency runs from its intended send time to the
-// arrival of its batch's acks. Without --rate the loop is closed (the intended time is when the
-// batch is sent); with --rate (msg/s over all producers) the intended time of record i is
+// Producers (one Client and thread each) keep up to --pubwindow Pubs in flight (a sliding
+// window: a Pub is sent as soon as an earlier one is acked); a record's publish latency runs
+// from its send time to the arrival of its own PubAck. Without --rate the loop is closed; with
+// --rate (msg/s over all producers) the latency runs from the intended send time of record i,
 // start + i/rate, and a producer that falls behind sends at once, so queueing delay is counted
 // (no coordinated omission). Consumers (one Client each) subscribe to --group (default a fresh
 // `ironbus-bench-<random>`), long-poll Fetch windows and ack them with AckAll. In round-trip
@@ -18,7 +18,8 @@
 // runs are acked and ignored.
 //
 // A progress line goes to stderr every second; the summary goes to stdout (text, or one
-// ironbus.cli.bench.v1 object with --json). Latencies come from base/histogram.h (within 0.39 %).
+// ironbus.cli.bench.v1 object with --json). --ack cumulative settles each window with one
+// CumulativeAck instead (a broadcast group; the private broker declares --group as one). Latencies come from base/histogram.h (within 0.39 %).
 //
 // Without --addr, bench spawns a private broker (this binary's `serve`) on a fresh
 // $TMPDIR/ironbus-bench-XXXXXX data dir and a free loopback port, stops it with SIGTERM after
@@ -79,6 +80,7 @@ struct BenchFlags {
   uint32_t pubwindow = 1;
   uint32_t fetch_batch = 256;
   std::string group;
+  std::string ack = "each";  // each: AckAll per window; cumulative: one CumulativeAck (broadcast)
   std::string storage = "disk";
   bool fire_and_forget = false;
   bool json = false;
@@ -132,9 +134,14 @@ std::string_view ModeName(Mode m) {
   return m == Mode::kPublish ? "publish" : m == Mode::kSubscribe ? "subscribe" : "round-trip";
 }
 
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now().time_since_epoch()).count());
+uint64_t SteadyNs(Steady::time_point t) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
+
+uint64_t NowNs() { return SteadyNs(Steady::now()); }
+
+// Windows of Pubs per PublishWindow call (see Producer).
+constexpr size_t kWindowsPerChunk = 16;
 
 Bytes MakePayload(const BenchFlags& f, std::mt19937_64& rng) {
   Bytes p(std::max<uint64_t>(f.size, kTokenBytes));
@@ -179,7 +186,9 @@ void Producer(Shared& sh, uint32_t index) {
   while (more) {
     batch.clear();
     intended.clear();
-    while (batch.size() < f.pubwindow) {
+    // A sliding window: PublishWindow keeps --pubwindow Pubs in flight across a chunk of
+    // kWindowsPerChunk windows, so the pipeline only drains at chunk boundaries.
+    while (batch.size() < static_cast<size_t>(f.pubwindow) * kWindowsPerChunk) {
       uint64_t due_ns = NowNs();
       if (interval_ns > 0) {
         const auto due = sh.start + std::chrono::nanoseconds(static_cast<int64_t>(own * interval_ns));
@@ -219,11 +228,13 @@ void Producer(Shared& sh, uint32_t index) {
       continue;
     }
     const auto results = (*client)->PublishWindow(batch, f.pubwindow);
-    const uint64_t done_ns = NowNs();
     for (size_t i = 0; i < results.size(); ++i) {
       if (results[i].ok()) {
         sh.acked += 1;
-        latency.Record(done_ns > intended[i] ? done_ns - intended[i] : 0);
+        // Closed loop: from the moment this Pub was sent; open loop: from its intended time.
+        const uint64_t from_ns = interval_ns > 0 ? intended[i] : SteadyNs(results[i].sent_at);
+        const uint64_t done_ns = SteadyNs(results[i].answered_at);
+        latency.Record(done_ns > from_ns ? done_ns - from_ns : 0);
       } else {
         sh.publish_errors += 1;
         sh.Fail(results[i].status, results[i].error_code);
@@ -284,6 +295,15 @@ void Consumer(Shared& sh) {
       sh.consumed += 1;
       sh.consumed_bytes += m.payload.size();
     }
+    if (f.ack == "cumulative") {
+      // One CumulativeAck commits the whole window (a broadcast group: spec/consumers.md 3.4).
+      Status st = (*client)->CumulativeAck(f.group, window->messages.back().offset + 1);
+      if (!st.ok()) {
+        sh.Fail(st, (*client)->last_error().code);
+        break;
+      }
+      continue;
+    }
     auto acks = (*client)->AckAll(window->messages);
     if (!acks.ok()) {
       sh.Fail(acks.status(), (*client)->last_error().code);
@@ -339,7 +359,8 @@ class PrivateBroker {
  public:
   ~PrivateBroker() { (void)Stop(); }
 
-  Status Start() {
+  // `broadcast_group` (may be empty) is declared with --broadcast-group for --ack cumulative.
+  Status Start(const std::string& broadcast_group) {
     const char* tmp = std::getenv("TMPDIR");
     std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ironbus-bench-XXXXXX";
     if (::mkdtemp(templ.data()) == nullptr) return Status::IOError("cannot create a bench data dir: " + templ, errno);
@@ -353,8 +374,14 @@ class PrivateBroker {
       if (std::freopen(out.c_str(), "w", stdout) == nullptr || std::freopen(err.c_str(), "w", stderr) == nullptr) {
         ::_exit(127);
       }
-      ::execl("/proc/self/exe", "ironbus", "serve", "--data-dir", data.c_str(), "--addr", "127.0.0.1:0",
-              "--health-addr", "127.0.0.1:0", static_cast<char*>(nullptr));
+      if (broadcast_group.empty()) {
+        ::execl("/proc/self/exe", "ironbus", "serve", "--data-dir", data.c_str(), "--addr", "127.0.0.1:0",
+                "--health-addr", "127.0.0.1:0", static_cast<char*>(nullptr));
+      } else {
+        ::execl("/proc/self/exe", "ironbus", "serve", "--data-dir", data.c_str(), "--addr", "127.0.0.1:0",
+                "--health-addr", "127.0.0.1:0", "--broadcast-group", broadcast_group.c_str(),
+                static_cast<char*>(nullptr));
+      }
       ::_exit(127);
     }
     const std::string marker = "ironbus listening on ";
@@ -457,6 +484,7 @@ int RunBench(BenchFlags f) {
     return Fail("bench", false, kExitUsage, "--producers, --consumers, --pubwindow and --fetch-batch must be at least 1");
   }
   if (f.rate < 0) return Fail("bench", false, kExitUsage, "--rate must be positive");
+  if (f.ack != "each" && f.ack != "cumulative") return Fail("bench", false, kExitUsage, "--ack must be each or cumulative");
   if (f.shape != "realistic" && f.shape != "real" && f.shape != "random" && f.shape != "noise") {
     return Fail("bench", false, kExitUsage, "--payload-shape must be realistic or random");
   }
@@ -472,7 +500,7 @@ int RunBench(BenchFlags f) {
   std::optional<PrivateBroker> own;
   if (f.addr.empty()) {
     own.emplace();
-    if (Status st = own->Start(); !st.ok()) {
+    if (Status st = own->Start(f.ack == "cumulative" ? f.group : std::string()); !st.ok()) {
       (void)own->Stop();
       return Fail("bench", f.json, kExitInternal, st.message());
     }
@@ -498,10 +526,14 @@ int RunBench(BenchFlags f) {
     for (uint32_t i = 0; i < f.producers; ++i) producers.emplace_back([&sh, i] { Producer(sh, i); });
   }
   std::atomic<bool> finished{false};
+  // The run ends when the last producer and consumer return, not at the progress loop's next
+  // 100 ms tick (a short drain would be under-reported).
+  Steady::time_point finished_at{};
   std::thread producers_joiner([&] {
     for (auto& t : producers) t.join();
     sh.producers_done = true;
     for (auto& t : consumers) t.join();
+    finished_at = Steady::now();
     finished = true;
   });
 
@@ -532,7 +564,7 @@ int RunBench(BenchFlags f) {
     }
   }
   producers_joiner.join();
-  const double elapsed_s = std::chrono::duration<double>(Steady::now() - sh.start).count();
+  const double elapsed_s = std::chrono::duration<double>(finished_at - sh.start).count();
   // Mean fdatasync cost over the run: only the private broker's, whose metrics we can read.
   std::optional<double> fsync_cost_us;
   if (own && fsync_before.ok) {
@@ -577,6 +609,7 @@ int RunBench(BenchFlags f) {
                         {"producers", publishing ? f.producers : 0},
                         {"consumers", consuming ? f.consumers : 0},
                         {"pubwindow", f.pubwindow},
+                        {"ack", f.ack},
                         {"fire_and_forget", f.fire_and_forget},
                         {"payload_bytes", payload_bytes},
                         {"group", consuming ? nlohmann::json(f.group) : nlohmann::json(nullptr)},
@@ -639,6 +672,9 @@ void RegisterBench(CLI::App& app, int* exit_code) {
   bench->add_option("--pubwindow", flags->pubwindow, "Pubs in flight per producer (default 1)");
   bench->add_option("--fetch-batch", flags->fetch_batch, "Records asked per fetch (default 256)");
   bench->add_option("--group", flags->group, "Consumer group (default a fresh ironbus-bench-<random>)");
+  bench->add_option("--ack", flags->ack,
+                    "each (AckAll per fetched window, default) or cumulative (one CumulativeAck per window; the "
+                    "group must be a broadcast group: the private broker declares it)");
   bench->add_flag("--fire-and-forget", flags->fire_and_forget,
                   "Publish mode: level-0 publishes (no acks, no latency); needs --pubwindow 1");
   bench->add_flag("--json", flags->json, "One ironbus.cli.bench.v1 object on stdout");

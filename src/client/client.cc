@@ -229,6 +229,7 @@ std::vector<PublishResult> Client::PublishWindow(const std::vector<PublishReques
       Status s = QueuePub(requests[next], requests[next].ack_level == 2 ? 2 : 1);
       if (s.ok()) {
         in_flight.push_back(next);
+        results[next].sent_at = SteadyClock::now();
       } else {
         results[next].status = s;  // never sent, so no reply to wait for
       }
@@ -245,7 +246,10 @@ std::vector<PublishResult> Client::PublishWindow(const std::vector<PublishReques
       in_flight.clear();
       break;
     }
+    const auto sent_at = results[in_flight.front()].sent_at;
     results[in_flight.front()] = ToPublishResult(*reply);
+    results[in_flight.front()].sent_at = sent_at;
+    results[in_flight.front()].answered_at = SteadyClock::now();
     in_flight.pop_front();
   }
   return results;

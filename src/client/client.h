@@ -67,6 +67,9 @@ struct PublishResult {
   uint64_t offset = 0;       // the durable offset when ok
   bool duplicate = false;    // PubAckDuplicate: nothing appended, `offset` is the original
   std::string error_code;    // the broker's Err token when status is FailedPrecondition
+  // When the Pub was queued for sending and when its reply was decoded (PublishWindow only;
+  // a load generator's per-message latency). Default when never sent / never answered.
+  std::chrono::steady_clock::time_point sent_at{}, answered_at{};
   bool ok() const { return status.ok(); }
 };
 

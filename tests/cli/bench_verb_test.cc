@@ -183,7 +183,48 @@ TEST(BenchVerbHealth, MetricsOfARealServeMatchTheBenchCounts) {
   EXPECT_EQ(broker.Stop(), 0);
 }
 
+// --ack cumulative settles each window with one CumulativeAck: the broadcast group ends
+// committed at the head, and nothing was acked message by message.
+TEST(BenchVerbHealth, CumulativeAckCommitsABroadcastGroupWithoutPerMessageAcks) {
+  io::testing::TempDir scratch;
+  Broker broker(scratch.path() + "/data", scratch.path(), {"--health-addr", "127.0.0.1:0", "--broadcast-group", "bc"});
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.output() << broker.errors();
+  const uint16_t health_port = broker.HealthPort();
+  ASSERT_NE(health_port, 0);
+  RunResult r = e2e::RunIronbus(
+      "bench --addr " + addr + " --i-understand-this-is-live --json --count 300 --pubwindow 8 --group bc --ack cumulative",
+      scratch.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["ack"], "cumulative");
+  EXPECT_EQ(j["produced"], 300);
+  EXPECT_EQ(j["consumed"], 300);
+  const std::string m = server::testing::HttpGet(health_port, "/metrics").body;
+  EXPECT_EQ(MetricValue(m, "ironbus_group_committed_offset{group=\"bc\"}"), 300) << m;
+  EXPECT_EQ(MetricValue(m, "ironbus_acks_total"), 0) << "cumulative acks are not per-message acks";
+  // The group is not a broadcast group: the broker refuses the CumulativeAck, bench says so.
+  RunResult refused = e2e::RunIronbus(
+      "bench --addr " + addr + " --i-understand-this-is-live --json --count 10 --group plain --ack cumulative",
+      scratch.path());
+  EXPECT_EQ(refused.exit_code, 70) << refused.out << refused.err;
+  EXPECT_EQ(broker.Stop(), 0);
+}
+
+// The window slides: with --pubwindow 64 every record's latency is its own (send to its own
+// PubAck), so the count of latency samples is the count of records even when the count is not
+// a multiple of the window.
+TEST_F(BenchVerb, SlidingWindowTimesEveryRecord) {
+  const auto j = BenchJson("--mode publish --count 1000 --pubwindow 64");
+  EXPECT_EQ(j["produced"], 1000);
+  EXPECT_EQ(j["publish_latency"]["count"], 1000);
+  EXPECT_GT(j["elapsed_s"].get<double>(), 0.0);
+  ExpectLatencyFields(j);
+}
+
 TEST_F(BenchVerb, UsageAndUnreachable) {
+  EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --ack sometimes").exit_code, 1);
   EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live").exit_code, 1) << "no bound";
   EXPECT_EQ(Run("bench --addr " + addr_ + " --i-understand-this-is-live --count 1 --duration 1").exit_code, 1);
   EXPECT_EQ(Run("bench --addr " + addr_ + " --count 1").exit_code, 1) << "live broker without the ack flag";
