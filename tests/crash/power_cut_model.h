@@ -19,6 +19,7 @@
 #include "base/bytes.h"
 #include "format/compression.h"
 #include "format/record_format.h"
+#include "io/sim_file_system.h"
 #include "recovery/loss_report.h"
 #include "storage/log.h"
 
@@ -30,6 +31,20 @@ inline int ScaledSeeds(int seeds) {
   const double scale = s != nullptr ? std::atof(s) : 1.0;
   const int n = static_cast<int>(seeds * (scale > 0 ? scale : 1.0));
   return n < 1 ? 1 : n;
+}
+
+// A seeded power-cut mode: mostly torn and reordered, sometimes all or nothing of the unsynced.
+inline io::PowerCutMode ModeFor(std::mt19937_64& rng) {
+  const uint64_t r = rng() % 8;
+  return r == 0 ? io::PowerCutMode::kDropAll : r == 1 ? io::PowerCutMode::kKeepAll : io::PowerCutMode::kRandom;
+}
+
+// A record's payload as its producer sent it (inflated when the log stored it compressed).
+inline Bytes StoredPayload(const format::Record& r) {
+  if ((r.flags & format::kFlagCompressed) == 0) return r.payload;
+  Bytes out;
+  EXPECT_EQ(format::Decompress(r.payload, &out), format::DecompressError::kOk);
+  return out;
 }
 
 // A payload that names its seed and offset, so a misplaced or invented record is caught.

@@ -59,11 +59,6 @@ Result<recovery::OpenedDataDir> Open(io::SimFileSystem* fs, const SweepConfig& c
   return recovery::OpenDataDir(fs, kDir, ro, lo, clock);
 }
 
-io::PowerCutMode ModeFor(std::mt19937_64& rng) {
-  const uint64_t r = rng() % 8;
-  return r == 0 ? io::PowerCutMode::kDropAll : r == 1 ? io::PowerCutMode::kKeepAll : io::PowerCutMode::kRandom;
-}
-
 size_t PayloadSize(std::mt19937_64& rng) {
   const uint64_t r = rng() % 10;
   return r < 6 ? 24 + rng() % 100 : r < 9 ? 200 + rng() % 400 : 1024 + rng() % 2048;
