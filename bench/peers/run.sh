@@ -255,7 +255,7 @@ run_ironbus() {
       if [ "$wl" = d ]; then
         measure ironbus d "$size" "$rep" "competing group, per-message acks" ib_bench --mode subscribe --group drain --fetch-batch "$FETCH_BATCH" --count "$DRAIN_COUNT"
       else
-        measure ironbus e "$size" "$rep" "broadcast group (per-message acks: bench has no cumulative-ack consumer)" ib_bench --mode subscribe --group bcast --fetch-batch "$FETCH_BATCH" --count "$DRAIN_COUNT"
+        measure ironbus e "$size" "$rep" "broadcast group, one CumulativeAck per fetched window" ib_bench --mode subscribe --group bcast --ack cumulative --fetch-batch "$FETCH_BATCH" --count "$DRAIN_COUNT"
       fi ;;
   esac
   METRICS_PORT=""
