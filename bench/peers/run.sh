@@ -129,8 +129,10 @@ start_ironbus() {
   PORT=$(free_port)
   HEALTH_PORT=$(free_port)
   SERVER_NAME=ironbus
+  # --consumer-credit: the broker caps a fetch at the negotiated credit (default 64), and the
+  # peers fetch FETCH_BATCH (256) at a time; every system gets the same batch.
   local cmd=("$IRONBUS" serve --data-dir "$dir/data" --addr "127.0.0.1:$PORT" --health-addr "127.0.0.1:$HEALTH_PORT"
-             --broadcast-group bcast)
+             --broadcast-group bcast --consumer-credit "$FETCH_BATCH")
   record_config ironbus "${cmd[@]}"
   "${cmd[@]}" >"$dir/serve.out" 2>"$dir/serve.err" &
   SERVER_PID=$!
