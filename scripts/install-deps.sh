@@ -10,7 +10,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libargon2-dev libncurses-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  python3 tmux
+  python3 tmux openssl
 )
 
 missing=()

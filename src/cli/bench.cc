@@ -57,6 +57,7 @@
 #include "base/histogram.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "cli/tls_setup.h"
 #include "cli/verbs.h"
 #include "client/client.h"
 
@@ -84,6 +85,8 @@ struct BenchFlags {
   std::string storage = "disk";
   bool fire_and_forget = false;
   bool json = false;
+  ClientTlsFlags tls;
+  client::ClientOptions client_options;  // from `tls`, set once before any worker starts
 };
 
 enum class Mode { kPublish, kSubscribe, kRoundTrip };
@@ -169,7 +172,7 @@ bool Claim(Shared& sh, uint64_t* seq) {
 
 void Producer(Shared& sh, uint32_t index) {
   const BenchFlags& f = *sh.flags;
-  auto client = client::Client::Connect(f.addr);
+  auto client = client::Client::Connect(f.addr, f.client_options);
   if (!client.ok()) {
     sh.Fail(client.status());
     return;
@@ -257,7 +260,7 @@ uint64_t ConsumeTarget(const Shared& sh) {
 
 void Consumer(Shared& sh) {
   const BenchFlags& f = *sh.flags;
-  auto client = client::Client::Connect(f.addr);
+  auto client = client::Client::Connect(f.addr, f.client_options);
   if (!client.ok()) {
     sh.Fail(client.status());
     return;
@@ -493,6 +496,14 @@ int RunBench(BenchFlags f) {
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>((uint64_t{rd()} << 32) | rd()));
   if (f.group.empty()) f.group = std::string("ironbus-bench-") + hex;
 
+  {
+    auto options = ClientOptionsWithTls(f.tls);
+    if (!options.ok()) return Fail("bench", f.json, kExitUsage, options.status().message());
+    if (f.addr.empty() && options->tls) {
+      return Fail("bench", f.json, kExitUsage, "--tls-ca needs --addr: the private broker speaks plain TCP on loopback");
+    }
+    f.client_options = *options;
+  }
   Shared sh;
   sh.mode = mode;
   sh.flags = &f;
@@ -508,7 +519,7 @@ int RunBench(BenchFlags f) {
   }
   // Fail fast (exit 5) when the broker is not there, before any thread starts.
   {
-    auto probe = client::Client::Connect(f.addr);
+    auto probe = client::Client::Connect(f.addr, f.client_options);
     if (!probe.ok()) return Fail("bench", f.json, ExitFor(probe.status()), "cannot reach the broker: " + probe.status().message());
   }
 
@@ -678,6 +689,7 @@ void RegisterBench(CLI::App& app, int* exit_code) {
   bench->add_flag("--fire-and-forget", flags->fire_and_forget,
                   "Publish mode: level-0 publishes (no acks, no latency); needs --pubwindow 1");
   bench->add_flag("--json", flags->json, "One ironbus.cli.bench.v1 object on stdout");
+  AddClientTlsFlags(bench, &flags->tls);
   bench->callback([flags, exit_code] { *exit_code = RunBench(*flags); });
 }
 

@@ -26,6 +26,7 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/reload.h"
+#include "cli/tls_setup.h"
 #include "cli/sd_notify.h"
 #include "cli/verbs.h"
 #include "config/config.h"
@@ -181,6 +182,10 @@ int RunServe(const ServeArgs& args) {
     }
   }
 
+  // TLS material loads before anything opens: a bad certificate or key refuses the start.
+  auto tls = ServerTlsFromConfig(cfg);
+  if (!tls.ok()) return Usage("TLS: " + tls.status().message());
+
   const std::string& dir = cfg.data_dir;
   io::FileSystem& fs = io::DefaultFileSystem();
   auto exists = fs.Exists(dir);
@@ -221,6 +226,8 @@ int RunServe(const ServeArgs& args) {
   broker_options.port = static_cast<uint16_t>(std::stoul(cfg.addr.substr(colon + 1)));
   broker_options.io_threads = static_cast<int>(cfg.io_threads);
   broker_options.socket_send_buffer_bytes = static_cast<int>(cfg.socket_send_buffer_bytes);
+  broker_options.tls = *tls;
+  broker_options.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   broker_options.max_connections = cfg.max_connections;
   broker_options.credit = broker_options.credit_cap = static_cast<uint32_t>(cfg.consumer_credit);
   broker_options.credit_bytes = broker_options.credit_bytes_cap = cfg.consumer_credit_bytes;
@@ -265,7 +272,8 @@ int RunServe(const ServeArgs& args) {
                    {"recovery", nlohmann::json::parse(opened->report.ToJson(), nullptr, false)},
                    {"exit_code", 0}});
   } else {
-    std::cout << "ironbus listening on " << listen_addr << ", data dir " << dir << '\n';
+    std::cout << "ironbus listening on " << listen_addr << (*tls ? " (TLS 1.3" + std::string((*tls)->requires_client_certificate() ? ", client certificates required)" : ")") : std::string())
+              << ", data dir " << dir << '\n';
     std::cout << Summary("recovery", log, opened->report) << '\n';
     if (!dlq_summary.empty()) std::cout << dlq_summary << '\n';
     config::Config shown = cfg;
@@ -278,6 +286,8 @@ int RunServe(const ServeArgs& args) {
     std::cout.flush();
   }
   logging::Info("broker.started", {{"addr", listen_addr},
+                                   {"tls", *tls ? std::string((*tls)->requires_client_certificate() ? "mtls" : "tls1.3")
+                                                : std::string("off")},
                                    {"data_dir", dir},
                                    {"health_addr", health ? health->address() : std::string()},
                                    {"durability", cfg.durability_level},
@@ -295,7 +305,12 @@ int RunServe(const ServeArgs& args) {
   std::unique_ptr<SdWatchdog> watchdog =
       SdWatchdog::StartFromEnv([&broker](std::function<void()> done) { broker.PostProbe(std::move(done)); });
 
-  const int sig = WaitForStopSignal([&] { SdNotifyReload([&] { Reload(inputs, &cfg, opened->log.get()); }); });
+  const int sig = WaitForStopSignal([&] {
+    SdNotifyReload([&] {
+      Reload(inputs, &cfg, opened->log.get());
+      ReloadServerTls(cfg, &broker);  // the same paths, re-read: certificate rotation
+    });
+  });
   // A second SIGINT/SIGTERM during the drain skips the rest of it (spec 8). Every acked
   // record is already durable (acks follow the fdatasync); only unacked work is abandoned.
   std::thread([] {

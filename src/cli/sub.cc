@@ -22,6 +22,7 @@
 
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "cli/tls_setup.h"
 #include "cli/verbs.h"
 #include "client/client.h"
 #include "format/record_format.h"
@@ -33,6 +34,7 @@ enum class Disposition { kPeek, kAck, kNack, kTerm };
 
 struct SubFlags {
   std::string addr = "127.0.0.1:7777";
+  ClientTlsFlags tls;
   std::string group;
   uint64_t max = 10;
   bool ack = false;
@@ -198,9 +200,11 @@ Status Settle(client::Client& c, const SubFlags& flags, const std::vector<client
 
 int RunSub(const SubFlags& flags) {
   SubPrinter out(flags);
-  client::ClientOptions options;
-  options.wants_gap_marker = false;  // the spec's advisories are DeadLetter and Truncated
-  auto connected = client::Client::Connect(flags.addr, options);
+  client::ClientOptions plain;
+  plain.wants_gap_marker = false;  // the spec's advisories are DeadLetter and Truncated
+  auto options = ClientOptionsWithTls(flags.tls, plain);
+  if (!options.ok()) return Fail("sub", false, kExitUsage, options.status().message());
+  auto connected = client::Client::Connect(flags.addr, *options);
   if (!connected.ok()) {
     const OnlineFailure f = DescribeOnlineFailure(connected.status(), protocol::Err{});
     if (f.exit_code == kExitUsage) return Fail("sub", false, f.exit_code, connected.status().message());
@@ -259,6 +263,7 @@ void RegisterSub(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<SubFlags>();
   auto* sub = app.add_subcommand("sub", "Fetch messages as a consumer group and settle them (default: peek)");
   sub->add_option("--addr", flags->addr, "Broker address (default 127.0.0.1:7777)");
+  AddClientTlsFlags(sub, &flags->tls);
   sub->add_option("--group", flags->group, "Work-group to consume as (default: the default group)");
   sub->add_option("--max", flags->max, "Total messages to fetch (default 10)");
   // A disposition given twice, or two different ones, is a usage error (spec 1.1).

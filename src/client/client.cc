@@ -31,7 +31,10 @@ Status SplitAddr(const std::string& addr, std::string* host, std::string* port) 
 }  // namespace
 
 Client::Client(std::string addr, ClientOptions options)
-    : addr_(std::move(addr)), options_(options), socket_(io_), read_buffer_(kReadChunk) {}
+    : addr_(std::move(addr)),
+      options_(std::move(options)),
+      transport_(asio::ip::tcp::socket(io_), options_.tls),
+      read_buffer_(kReadChunk) {}
 
 Client::~Client() { Close(); }
 
@@ -45,7 +48,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::string& addr, ClientO
   const auto endpoints = resolver.resolve(host, port, ec);
   if (ec) return Status::Unavailable("cannot resolve " + addr + ": " + ec.message());
   bool connected = false;
-  asio::async_connect(c->socket_, endpoints, [&](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
+  asio::async_connect(c->transport_.socket(), endpoints, [&](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
     ec = e;
     connected = true;
   });
@@ -54,15 +57,42 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::string& addr, ClientO
   while (!connected && c->io_.run_one_until(deadline) > 0) {
   }
   if (!connected) {
-    c->socket_.close(ec);
+    c->transport_.socket().close(ec);
     c->io_.restart();
     c->io_.run();  // the aborted connect's handler
     return Status::Unavailable("cannot connect to " + addr + ": timed out");
   }
   if (ec) return Status::Unavailable("cannot connect to " + addr + ": " + ec.message());
-  c->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  c->transport_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (c->transport_.is_tls()) RETURN_IF_ERROR(c->TlsHandshake(host, deadline));
   RETURN_IF_ERROR(c->Handshake());
   return c;
+}
+
+Status Client::TlsHandshake(const std::string& host, SteadyClock::time_point deadline) {
+  const std::string& name = options_.tls_server_name.empty() ? host : options_.tls_server_name;
+  Status named = security::ExpectPeerName(transport_.ssl(), name);
+  if (!named.ok()) return Break(named);
+  bool done = false;
+  asio::error_code ec;
+  transport_.async_handshake(asio::ssl::stream_base::client, [&](const asio::error_code& e) {
+    ec = e;
+    done = true;
+  });
+  io_.restart();
+  while (!done && io_.run_one_until(deadline) > 0) {
+  }
+  if (!done) return Break(Status::Unavailable("TLS handshake with " + addr_ + ": timed out"));
+  if (ec) {
+    std::string reason = ec.message();
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      reason = "the broker closed the connection (a plaintext port, or it refused this client's certificate)";
+    }
+    const std::string detail = security::TakeOpenSslErrors();
+    return Break(Status::Unavailable("TLS handshake with " + addr_ + " failed: " + reason +
+                                     (detail.empty() ? "" : " (" + detail + ")")));
+  }
+  return Status::Ok();
 }
 
 Status Client::Handshake() {
@@ -72,7 +102,14 @@ Status Client::Handshake() {
   // stored (less to send, and Message::flags then shows how the record was stored).
   hello.flags2 = pr::kCap2CompressedDelivery;
   RETURN_IF_ERROR(Queue(hello));
-  ASSIGN_OR_RETURN(pr::Frame reply, NextReply());
+  Result<pr::Frame> answered = NextReply();
+  if (!answered.ok() && answered.status().IsUnavailable() && !transport_.is_tls() &&
+      answered.status().message().find("closed by the broker") != std::string::npos) {
+    // A TLS broker closes a connection whose first bytes are not a ClientHello.
+    return Status::Unavailable(answered.status().message() + " before answering Connect (a TLS port? give --tls-ca)");
+  }
+  if (!answered.ok()) return answered.status();
+  pr::Frame reply = std::move(*answered);
   if (auto* err = std::get_if<pr::Err>(&reply)) {
     last_error_ = *err;
     return Status::FailedPrecondition("handshake refused: " + (err->code.empty() ? "" : err->code + ": ") +
@@ -85,10 +122,10 @@ Status Client::Handshake() {
 }
 
 void Client::Close() {
-  if (!socket_.is_open()) return;
+  if (!transport_.socket().is_open()) return;
   asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  transport_.socket().close(ignored);
   io_.restart();
   io_.run();  // complete the aborted operations so nothing refers to freed buffers
   write_busy_ = false;
@@ -99,7 +136,7 @@ void Client::Close() {
 Status Client::Break(Status cause) {
   if (broken_.ok()) broken_ = cause;
   asio::error_code ignored;
-  socket_.close(ignored);
+  transport_.socket().close(ignored);
   io_.restart();
   io_.run();
   write_busy_ = false;
@@ -134,7 +171,7 @@ void Client::StartIo(bool want_read) {
     writing_.swap(out_);
     out_.clear();
     write_busy_ = true;
-    asio::async_write(socket_, asio::buffer(writing_), [this](const asio::error_code& ec, size_t) {
+    asio::async_write(transport_, asio::buffer(writing_), [this](const asio::error_code& ec, size_t) {
       write_busy_ = false;
       writing_.clear();
       if (ec && broken_.ok()) broken_ = Status::Unavailable("connection to " + addr_ + " lost: " + ec.message());
@@ -142,12 +179,13 @@ void Client::StartIo(bool want_read) {
   }
   if (want_read && !read_busy_) {
     read_busy_ = true;
-    socket_.async_read_some(asio::buffer(read_buffer_), [this](const asio::error_code& ec, size_t n) {
+    transport_.async_read_some(asio::buffer(read_buffer_), [this](const asio::error_code& ec, size_t n) {
       read_busy_ = false;
       if (ec) {
         if (broken_.ok()) {
+          const bool closed = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
           broken_ = Status::Unavailable("connection to " + addr_ + " lost: " +
-                                        (ec == asio::error::eof ? std::string("closed by the broker") : ec.message()));
+                                        (closed ? std::string("closed by the broker") : ec.message()));
         }
         return;
       }

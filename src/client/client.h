@@ -3,6 +3,10 @@
 // a window, fire-and-forget publish, ping, and the consume side: subscribe to a group, fetch a
 // delivery window, settle each message (ack/nack/term/progress), cumulative-ack.
 //
+// TLS: with ClientOptions::tls the connection is TLS 1.3 from its first byte; the broker's
+// certificate is verified against the context's anchor and the expected name before Connect is
+// sent. A failed handshake is Unavailable naming OpenSSL's reason (exit 5).
+//
 // Sockets: asio on a private io_context that runs on the CALLING thread, only inside a call (no
 // background thread). Each call queues its frames, then turns the context until its replies
 // are in or its deadline passes; a read and a write can be in flight together, so a pipelined
@@ -36,6 +40,7 @@
 #include "base/result.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/messages.h"
+#include "security/transport.h"
 
 namespace ironbus::client {
 
@@ -44,6 +49,12 @@ struct ClientOptions {
   // Longest wait for one reply (a PubAck waits for an fdatasync).
   std::chrono::milliseconds request_timeout{30'000};
   bool wants_gap_marker = true;
+  // TLS 1.3 (spec/security.md 1.1): a context from security::TlsContext::ForClient, which always
+  // verifies the broker's chain. null = plain TCP (a loopback broker).
+  std::shared_ptr<const security::TlsContext> tls;
+  // The name the broker's certificate must carry (a DNS name or an IP literal); empty = the
+  // host part of the address.
+  std::string tls_server_name;
 };
 
 struct PublishRequest {
@@ -124,6 +135,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const protocol::Info& info() const { return info_; }
+  // The TLS version and suite negotiated ("TLSv1.3", "TLS_AES_256_GCM_SHA384"); "" when plain.
+  std::string tls_version() { return security::NegotiatedVersion(transport_.ssl()); }
+  std::string tls_cipher() { return security::NegotiatedCipher(transport_.ssl()); }
 
   // The durable offset (the broker answers after the covering fdatasync), or the error.
   Result<uint64_t> Publish(const PublishRequest& request);
@@ -171,6 +185,8 @@ class Client {
 
   Client(std::string addr, ClientOptions options);
   Status Handshake();
+  // TLS: the handshake, with the broker's name checked; within connect_timeout.
+  Status TlsHandshake(const std::string& host, SteadyClock::time_point deadline);
   // Appends an encoded frame to the outgoing buffer.
   Status Queue(const protocol::Frame& frame);
   Status QueuePub(const PublishRequest& request, uint8_t level);
@@ -184,7 +200,7 @@ class Client {
   const std::string addr_;
   const ClientOptions options_;
   asio::io_context io_;
-  asio::ip::tcp::socket socket_;
+  security::Transport transport_;
   protocol::FrameDecoder decoder_;
   Bytes out_;      // queued, not yet handed to a write
   Bytes writing_;  // the buffer of the write in flight

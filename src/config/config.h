@@ -40,6 +40,12 @@ struct Config {
   // 4.1 placement and network
   std::string data_dir;  // "" = the compiled default (serve resolves it, DESIGN.md D4)
   std::string addr = "127.0.0.1:7777";
+  // TLS 1.3 material (spec/security.md 1.1): paths, "" = plain TCP (loopback only).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  uint64_t handshake_timeout_ms = 10'000;
+  bool insecure_plaintext_wire = false;
   std::string health_addr;  // "" = off
   bool health_allow_public = false;
   uint64_t health_liveness_window_ms = 10'000;

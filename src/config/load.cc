@@ -255,30 +255,33 @@ bool ApplyFile(const FileLayer& file, const Inputs& in, Loaded* out) {
                         (known ? " (hint: [" + section + "] must be a table)" : DidYouMean(section)));
       continue;
     }
-    for (const auto& [leaf, value] : *node.as_table()) {
-      const std::string key = section + "." + std::string(leaf.str());
-      if (key == "network.tls") {
-        out->warnings.push_back(Where(value, in.config_path) +
-                                ": [network.tls] is accepted and ignored: this build has no TLS (loopback only)");
-        continue;
-      }
+    // One key of the file; [network.tls] is the one nested table (spec/security.md 1.1).
+    auto apply = [&](const std::string& key, const toml::node& value) {
       const KeySpec* k = FindByFileKey(key);
       if (k == nullptr) {
         unknown.push_back(Where(value, in.config_path) + ": unknown config key `" + key + "`" + DidYouMean(key));
-        continue;
+        return;
       }
       const std::string who = Where(value, in.config_path) + ": config key `" + key + "`";
       std::string text, why;
       if (!FileValueToText(value, *k, &text, &why)) {
         out->errors.push_back(who + ": " + why + Hint(k->kind));
-        continue;
+        return;
       }
       if (std::string err = SetFromText(&out->config, *k, text, who); !err.empty()) {
         out->errors.push_back(err);
-        continue;
+        return;
       }
       SetSource(out, *k, "file " + Where(value, in.config_path));
       if (section == "retention") set_retention = true;
+    };
+    for (const auto& [leaf, value] : *node.as_table()) {
+      const std::string key = section + "." + std::string(leaf.str());
+      if (key == "network.tls" && value.is_table()) {
+        for (const auto& [tls_leaf, tls_value] : *value.as_table()) apply(key + "." + std::string(tls_leaf.str()), tls_value);
+        continue;
+      }
+      apply(key, value);
     }
   }
   for (std::string& u : unknown) {

@@ -1,6 +1,11 @@
 // Whole-config validation (spec/cli-config-ops.md 4.9 and the coupled rules of 5.5), the RAM
 // guard (7.1), and the conversion into the running objects' options. Every error names the
 // knob as its flag (the same name the env var and file key map to, docs/config.md).
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -24,8 +29,52 @@ uint64_t SatMul(uint64_t a, uint64_t b) {
 }
 uint64_t SatAdd(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
-bool IsLoopbackHost(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
+// spec/security.md 1.2: a bind is loopback only when every address it resolves to is in
+// 127.0.0.0/8 or is ::1. The resolved addresses are classified, never the text typed, so a
+// host name that resolves to a routable address is not loopback. A name that does not resolve
+// is not loopback either (the bind would fail anyway, with its own message).
+bool IsLoopbackHost(const std::string& host_in) {
+  std::string host = host_in;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return false;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return false;
+  bool all_loopback = true;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      all_loopback = all_loopback && (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
+      all_loopback = all_loopback && IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+    } else {
+      all_loopback = false;
+    }
+  }
+  ::freeaddrinfo(found);
+  return all_loopback;
+}
+
+// The bind decision table of spec/security.md 1.2, for a non-loopback --addr. Identity tables
+// (--auth-config) are not part of this build yet, so no configuration can satisfy the table's
+// "identity configured" column: every non-loopback bind is refused, with the way forward.
+void CheckNonLoopbackBind(const Config& c, std::vector<std::string>* errors) {
+  const bool tls = !c.tls_cert.empty() && !c.tls_key.empty();
+  const bool identity = false;
+  const std::string at = "--addr " + c.addr + " is not loopback";
+  if (tls && identity) return;
+  if (!tls && !c.insecure_plaintext_wire) {
+    errors->push_back(at + ": plaintext is never allowed off loopback; give --tls-cert and --tls-key (and an " +
+                      "identity table), or bind 127.0.0.1 and terminate TLS in front");
+  } else if (!tls && !identity) {
+    errors->push_back(at + ": --insecure-plaintext-wire needs an identity table; plaintext and anonymous are " +
+                      "never allowed together off loopback");
+  } else if (!identity) {
+    errors->push_back(at + ": a non-loopback bind needs an identity table as well as TLS (spec/security.md 1.2); " +
+                      "this build has no identity tables yet, so bind 127.0.0.1 (TLS works there too)");
+  }
 }
 
 // "host:port" -> host; "" and *why on a malformed address.
@@ -148,7 +197,14 @@ void Validate(Loaded* loaded, bool file_set_retention) {
   if (!why.empty()) {
     errors.push_back("--addr " + why);
   } else if (!IsLoopbackHost(host)) {
-    errors.push_back("--addr " + c.addr + ": only loopback addresses are allowed until TLS exists");
+    CheckNonLoopbackBind(c, &errors);
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    errors.push_back(c.tls_cert.empty() ? "--tls-key needs --tls-cert: give both or neither"
+                                        : "--tls-cert needs --tls-key: give both or neither");
+  }
+  if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
+    errors.push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS with client certificates)");
   }
   if (!c.health_addr.empty()) {
     why.clear();

@@ -29,6 +29,7 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
   std::condition_variable cv;
   std::map<uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu
   uint64_t next_session_id = 0;                         // guarded by mu
+  std::shared_ptr<const security::TlsContext> tls;      // guarded by mu; for new connections
   bool stopping = false;                                // guarded by mu
 
   // Declared after `shared` and the registry: destroyed before them, so nothing the io
@@ -71,7 +72,7 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
             socket.set_option(asio::socket_base::send_buffer_size(shared->options.socket_send_buffer_bytes), ignored);
           }
           const uint64_t id = next_session_id++;
-          session = std::make_shared<Session>(std::move(socket), shared, id);
+          session = std::make_shared<Session>(std::move(socket), tls, shared, id);
           sessions.emplace(id, session);
         }
       }
@@ -122,6 +123,7 @@ Broker::Broker(storage::Log* log, storage::Appender* appender, queue::Groups* gr
   shared.appender = appender;
   shared.options = std::move(options);
   shared.log_line = shared.options.log_sink;  // empty: logging::Log (stderr)
+  impl_->tls = shared.options.tls;
   shared.dedup = std::make_unique<queue::DedupWindow>(SystemClock::Default(), shared.options.dedup);
   if (groups != nullptr) {
     shared.consume = std::make_unique<ConsumeService>(groups, SystemClock::Default(), shared.log_line);
@@ -142,15 +144,16 @@ Status Broker::Start() {
   if (o.max_connections < 1) return Status::InvalidArgument("max_connections must be at least 1");
   if (o.max_pending_replies < 1) return Status::InvalidArgument("max_pending_replies must be at least 1");
   if (o.max_frame_len < 1) return Status::InvalidArgument("max_frame_len must be at least 1");
-  if (impl.shared->log == nullptr || impl.shared->appender == nullptr || impl.shared->consume == nullptr) {
-    return Status::InvalidArgument("a broker needs a log, an appender and the consumer groups");
-  }
   asio::error_code ec;
   const std::string host = o.host == "localhost" ? "127.0.0.1" : o.host;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return Status::InvalidArgument("bad listen address " + o.host + ": " + ec.message());
-  if (!address.is_loopback()) {
-    return Status::InvalidArgument("listen address " + o.host + " is not loopback; only loopback binds are allowed until TLS exists");
+  if (!address.is_loopback() && o.tls == nullptr) {
+    return Status::InvalidArgument("listen address " + o.host +
+                                   " is not loopback: plaintext is allowed on loopback only; give --tls-cert and --tls-key");
+  }
+  if (impl.shared->log == nullptr || impl.shared->appender == nullptr || impl.shared->consume == nullptr) {
+    return Status::InvalidArgument("a broker needs a log, an appender and the consumer groups");
   }
   const asio::ip::tcp::endpoint endpoint(address, o.port);
   impl.acceptor.open(endpoint.protocol(), ec);
@@ -253,6 +256,9 @@ BrokerStats Broker::stats() const {
   out.framing_errors = s.framing_errors;
   out.idle_closed = s.idle_closed;
   out.slow_closed = s.slow_closed;
+  out.tls_handshakes = s.tls_handshakes;
+  out.tls_handshake_failures = s.tls_handshake_failures;
+  out.handshake_timeouts = s.handshake_timeouts;
   if (s.consume) {
     const ConsumeStats c = s.consume->stats();
     out.fetches = c.fetches;
@@ -287,6 +293,16 @@ void Broker::PostProbe(std::function<void()> done) { asio::post(impl_->io, std::
 
 void Broker::NotifyAppended() {
   if (impl_->shared->consume) impl_->shared->consume->NotifyAppended();
+}
+
+Status Broker::ReplaceTls(std::shared_ptr<const security::TlsContext> tls) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if ((tls == nullptr) != (impl_->tls == nullptr)) {
+    return Status::FailedPrecondition(tls ? "TLS cannot be turned on without a restart"
+                                          : "TLS cannot be turned off without a restart");
+  }
+  impl_->tls = std::move(tls);
+  return Status::Ok();
 }
 
 }  // namespace ironbus::server

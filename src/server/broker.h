@@ -60,14 +60,15 @@
 #include "protocol/wire_format.h"
 #include "queue/dedup_window.h"
 #include "queue/groups.h"
+#include "security/tls.h"
 #include "storage/appender.h"
 #include "storage/log.h"
 
 namespace ironbus::server {
 
 struct BrokerOptions {
-  // Loopback only until TLS exists (spec/security.md section 1): "127.0.0.1", "::1" or
-  // "localhost"; anything else is refused by Start().
+  // An IP literal or "localhost". A non-loopback address needs `tls` (Start refuses plain TCP
+  // off loopback); the whole bind rule of spec/security.md 1.2 is checked by the config first.
   std::string host = "127.0.0.1";
   uint16_t port = 7777;  // 0 = any free port (tests); port() tells which
   int io_threads = 2;
@@ -95,6 +96,12 @@ struct BrokerOptions {
   queue::DedupOptions dedup;
   // SO_SNDBUF for accepted sockets; 0 = the OS default (tests shrink it).
   int socket_send_buffer_bytes = 0;
+  // TLS 1.3 on every connection (spec/security.md 1.1); null = plain TCP. ReplaceTls swaps it
+  // for new connections (certificate rotation on SIGHUP).
+  std::shared_ptr<const security::TlsContext> tls;
+  // A TLS connection must finish its handshake within this, or it is closed (a pre-auth
+  // defence: a stalled handshake holds a slot). 0 = only idle_timeout applies.
+  std::chrono::milliseconds handshake_timeout{10'000};
   // Operator log lines (a malformed stream, an idle or slow client cut, a shed, a fatal storage
   // error), rendered by base/log.h (docs/logging.md). Called from io threads; must be
   // thread-safe. Empty = logging::Log, i.e. stderr.
@@ -116,6 +123,9 @@ struct BrokerStats {
   uint64_t groups_evicted = 0;      // idle groups dropped from memory (group_idle_evict_ms)
   uint64_t delivered = 0;           // Deliver frames sent in windows
   uint64_t settles = 0;             // Ack-family requests
+  uint64_t tls_handshakes = 0;          // completed TLS handshakes
+  uint64_t tls_handshake_failures = 0;  // refused or broken TLS handshakes (incl. plaintext on TLS)
+  uint64_t handshake_timeouts = 0;      // closed for not finishing the handshake in time
 };
 
 class Broker {
@@ -143,6 +153,9 @@ class Broker {
   void PostProbe(std::function<void()> done);
   // The readable head may have moved: wakes long-polling consumers. Any thread; cheap.
   void NotifyAppended();
+  // New connections use `tls` from now on; open ones keep the context they were made with.
+  // Refused (FailedPrecondition) when it would turn TLS on or off: that needs a restart.
+  Status ReplaceTls(std::shared_ptr<const security::TlsContext> tls);
 
   struct Impl;
 

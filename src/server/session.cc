@@ -34,9 +34,10 @@ asio::awaitable<void> RunGuarded(std::shared_ptr<Session> self, asio::awaitable<
 
 }  // namespace
 
-Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<BrokerShared> shared, uint64_t id)
-    : socket_(std::move(socket)),
-      strand_(socket_.get_executor()),
+Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<const security::TlsContext> tls,
+                 std::shared_ptr<BrokerShared> shared, uint64_t id)
+    : transport_(std::move(socket), std::move(tls)),
+      strand_(transport_.get_executor()),
       shared_(std::move(shared)),
       options_(shared_->options),
       id_(id),
@@ -47,7 +48,7 @@ Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<BrokerShared> sha
       submit_timer_(strand_),
       last_activity_(SteadyClock::now()) {
   asio::error_code ec;
-  const auto remote = socket_.remote_endpoint(ec);
+  const auto remote = transport_.socket().remote_endpoint(ec);
   peer_ = ec ? "connection " + std::to_string(id_)
              : "connection " + std::to_string(id_) + " from " + remote.address().to_string() + ":" +
                    std::to_string(remote.port());
@@ -105,15 +106,43 @@ void Session::Close(const std::string& reason) {
   // Its leases are released at once (redelivered to others, delivery counts kept).
   if (consumer_) shared_->consume->Disconnect(id_);
   asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  transport_.socket().close(ignored);
   reader_wake_.cancel();
   writer_wake_.cancel();
   watchdog_.cancel();
   submit_timer_.cancel();
 }
 
+asio::awaitable<bool> Session::TlsHandshake() {
+  handshaking_ = true;
+  handshake_deadline_ = SteadyClock::now() + options_.handshake_timeout;
+  if (options_.handshake_timeout.count() > 0) watchdog_.cancel();  // re-arm for the deadline
+  auto [ec] = co_await transport_.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+  handshaking_ = false;
+  if (closed_) co_return false;
+  if (ec) {
+    // A plaintext client on a TLS port, TLS 1.2 only, an untrusted or missing client
+    // certificate, a truncated handshake: OpenSSL's reason is the operator's only clue.
+    shared_->tls_handshake_failures++;
+    static logging::RateLimit limit;
+    if (uint64_t suppressed = 0; limit.Allow(&suppressed)) {
+      logging::LogTo(shared_->log_line, logging::Level::kWarn, "session.tls_handshake_failed",
+                     {{"peer", peer_}, {"session", id_}, {"error", ec.message()}, {"suppressed", suppressed}});
+    }
+    Close("");
+    co_return false;
+  }
+  shared_->tls_handshakes++;
+  last_activity_ = SteadyClock::now();
+  co_return true;
+}
+
 asio::awaitable<void> Session::ReadLoop() {
+  if (transport_.is_tls() && !co_await TlsHandshake()) {
+    StartDrain();
+    co_return;
+  }
   Bytes buffer(kReadChunk);
   while (!reader_done_ && !closed_ && !stop_requested_) {
     // Bounded replies: stop reading from a client whose replies back up (or whose appends are
@@ -123,7 +152,7 @@ asio::awaitable<void> Session::ReadLoop() {
       co_await reader_wake_.async_wait(as_tuple(use_awaitable));
     }
     if (closed_ || stop_requested_) break;
-    auto [ec, n] = co_await socket_.async_read_some(
+    auto [ec, n] = co_await transport_.async_read_some(
         asio::buffer(buffer), asio::bind_cancellation_slot(read_cancel_.slot(), as_tuple(use_awaitable)));
     if (closed_) break;
     if (ec == asio::error::operation_aborted && stop_requested_) break;
@@ -239,7 +268,7 @@ asio::awaitable<void> Session::WriteLoop() {
       if (options_.write_timeout.count() > 0 && watchdog_.expiry() > write_started_ + options_.write_timeout) {
         watchdog_.cancel();
       }
-      auto [ec, n] = co_await asio::async_write(socket_, buffers, as_tuple(use_awaitable));
+      auto [ec, n] = co_await asio::async_write(transport_, buffers, as_tuple(use_awaitable));
       (void)n;
       writing_ = false;
       writing_frames_ = 0;
@@ -265,14 +294,21 @@ asio::awaitable<void> Session::Linger() {
   // Every reply is written. Send FIN and read until the client closes (or the linger runs
   // out): closing a socket with unread input sends RST, which can destroy replies the client
   // has not read yet.
-  asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   lingering_ = true;
   linger_deadline_ = SteadyClock::now() + options_.linger;
   watchdog_.cancel();  // re-arm for the linger deadline
+  if (transport_.is_tls() && !handshaking_) {
+    // close_notify first, so the client tells a clean end from a truncation; it waits for the
+    // client's close_notify, bounded by the linger deadline.
+    auto [ec] = co_await transport_.async_shutdown(as_tuple(use_awaitable));
+    (void)ec;
+  }
+  asio::error_code ignored;
+  transport_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   Bytes sink(4096);
   while (!closed_) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(sink), as_tuple(use_awaitable));
+    // Raw TCP: after close_notify nothing that arrives is for us.
+    auto [ec, n] = co_await transport_.socket().async_read_some(asio::buffer(sink), as_tuple(use_awaitable));
     (void)n;
     if (ec) break;
   }
@@ -291,6 +327,21 @@ asio::awaitable<void> Session::Watchdog() {
         break;
       }
       next = linger_deadline_;
+    } else if (handshaking_ && options_.handshake_timeout.count() > 0) {
+      if (now >= handshake_deadline_) {
+        shared_->handshake_timeouts++;
+        static logging::RateLimit limit;
+        if (uint64_t suppressed = 0; limit.Allow(&suppressed)) {
+          logging::LogTo(shared_->log_line, logging::Level::kWarn, "session.handshake_timeout",
+                         {{"peer", peer_},
+                          {"session", id_},
+                          {"handshake_timeout_ms", static_cast<int64_t>(options_.handshake_timeout.count())},
+                          {"suppressed", suppressed}});
+        }
+        Close("");
+        break;
+      }
+      next = handshake_deadline_;
     } else {
       if (writing_ && write_bound.count() > 0) {
         if (now - write_started_ >= write_bound) {

@@ -36,6 +36,7 @@
 #include "server/broker.h"
 #include "server/consume_service.h"
 #include "queue/dedup_window.h"
+#include "security/transport.h"
 #include "server/reply_queue.h"
 #include "storage/appender.h"
 #include "storage/log.h"
@@ -60,6 +61,9 @@ struct BrokerShared {
   std::atomic<uint64_t> framing_errors{0};
   std::atomic<uint64_t> idle_closed{0};
   std::atomic<uint64_t> slow_closed{0};
+  std::atomic<uint64_t> tls_handshakes{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};
+  std::atomic<uint64_t> handshake_timeouts{0};
   std::unique_ptr<queue::DedupWindow> dedup;
   std::unique_ptr<ConsumeService> consume;
   std::function<void(std::string_view)> log_line;  // options.log_sink; empty = base/log.h on stderr
@@ -70,8 +74,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   using SteadyClock = std::chrono::steady_clock;
 
-  // `socket`'s executor must be a strand.
-  Session(asio::ip::tcp::socket socket, std::shared_ptr<BrokerShared> shared, uint64_t id);
+  // `socket`'s executor must be a strand. With `tls`, the connection speaks TLS 1.3 from its
+  // first byte.
+  Session(asio::ip::tcp::socket socket, std::shared_ptr<const security::TlsContext> tls,
+          std::shared_ptr<BrokerShared> shared, uint64_t id);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -103,6 +109,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> ProcessFrames();
   asio::awaitable<void> WaitForSubmitRoom();
   asio::awaitable<void> Linger();
+  // The TLS handshake before the first frame; false when it failed (the session is closed).
+  asio::awaitable<bool> TlsHandshake();
   void Exited();
 
   // session_frames.cc
@@ -134,7 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void WakeReader() { reader_wake_.cancel(); }
   void WakeWriter() { writer_wake_.cancel(); }
 
-  asio::ip::tcp::socket socket_;
+  security::Transport transport_;
   const asio::any_io_executor strand_;
   const std::shared_ptr<BrokerShared> shared_;
   const BrokerOptions& options_;
@@ -149,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer submit_timer_;
   asio::cancellation_signal read_cancel_;
 
+  bool handshaking_ = false;     // a TLS handshake has not finished yet (handshake_timeout runs)
   bool connected_ = false;       // a Connect was answered with Info
   bool consumer_ = false;        // used a consume verb: its group membership ends with it
   protocol::Negotiated negotiated_;  // what it agreed (credit, gap markers, ...)
@@ -164,6 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyClock::time_point last_activity_;
   SteadyClock::time_point write_started_;
   SteadyClock::time_point linger_deadline_;
+  SteadyClock::time_point handshake_deadline_;
   int running_ = 0;  // coroutines still running
 };
 
