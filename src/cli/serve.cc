@@ -272,8 +272,12 @@ int RunServe(const ServeArgs& args) {
                    {"recovery", nlohmann::json::parse(opened->report.ToJson(), nullptr, false)},
                    {"exit_code", 0}});
   } else {
-    std::cout << "ironbus listening on " << listen_addr << (*tls ? " (TLS 1.3" + std::string((*tls)->requires_client_certificate() ? ", client certificates required)" : ")") : std::string())
-              << ", data dir " << dir << '\n';
+    std::cout << "ironbus listening on " << listen_addr << ", data dir " << dir << '\n';
+    if (*tls) {
+      std::cout << "tls: TLS 1.3 only"
+                << ((*tls)->requires_client_certificate() ? ", client certificates required" : "")
+                << ", certificate sha256 " << (*tls)->certificate_fingerprint() << '\n';
+    }
     std::cout << Summary("recovery", log, opened->report) << '\n';
     if (!dlq_summary.empty()) std::cout << dlq_summary << '\n';
     config::Config shown = cfg;

@@ -102,6 +102,10 @@ class Broker {
     term_signal_ = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  // Sends `sig` without waiting (SIGHUP).
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
   // The signal that ended the process at the last Stop (0 when it exited by itself).
   int term_signal() const { return term_signal_; }
   std::string output() const { return Slurp(out_path_); }

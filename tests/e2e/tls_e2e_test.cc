@@ -1,0 +1,183 @@
+// TLS with the real binary (spec/security.md 1.1, 1.2): the CLI over TLS 1.3 and mTLS, a
+// TLS 1.2-only `openssl s_client` refused, a non-loopback bind without TLS refused before
+// anything opens, and certificate rotation by SIGHUP that keeps connected clients.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "client/client.h"
+#include "e2e/e2e_test_util.h"
+#include "security/test_pki.h"
+
+namespace ironbus::e2e {
+namespace {
+
+using ironbus::testing::TestCert;
+using ironbus::testing::TestPki;
+
+client::ClientOptions TlsOptions(const std::string& ca_file) {
+  auto ctx = security::TlsContext::ForClient({ca_file, "", ""});
+  EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
+  client::ClientOptions o;
+  o.tls = ctx.ok() ? *ctx : nullptr;
+  return o;
+}
+
+client::PublishRequest Payload(const std::string& text) {
+  client::PublishRequest r;
+  r.payload.assign(text.begin(), text.end());
+  return r;
+}
+
+void CopyFile(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(to, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+class TlsE2E : public E2ETest {
+ protected:
+  void SetUp() override {
+    E2ETest::SetUp();
+    pki_ = std::make_unique<TestPki>(scratch_.path());
+    server_ = pki_->Issue("broker", "DNS:localhost,IP:127.0.0.1");
+  }
+  std::vector<std::string> TlsFlags(const TestCert& cert, const std::string& client_ca = "") {
+    std::vector<std::string> flags = {"--tls-cert", cert.cert_file, "--tls-key", cert.key_file};
+    if (!client_ca.empty()) {
+      flags.push_back("--tls-client-ca");
+      flags.push_back(client_ca);
+    }
+    return flags;
+  }
+  std::unique_ptr<TestPki> pki_;
+  TestCert server_;
+};
+
+TEST_F(TlsE2E, TheCliPublishesAndConsumesOverTls13) {
+  Broker broker(data_, scratch_.path(), TlsFlags(server_));
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.errors();
+  EXPECT_NE(broker.output().find("tls: TLS 1.3 only"), std::string::npos) << broker.output();
+  const std::string ca = " --tls-ca " + pki_->ca().cert_file;
+  for (int i = 0; i < 3; ++i) {
+    RunResult pub = Run("pub --addr " + addr + ca + " tls-record-" + std::to_string(i));
+    ASSERT_EQ(pub.exit_code, 0) << pub.err;
+    EXPECT_EQ(pub.out, std::to_string(i) + "\n");
+  }
+  // Plain TCP to the TLS port: refused, and the message points at the fix.
+  RunResult plain = Run("pub --addr " + addr + " not-over-tls");
+  EXPECT_EQ(plain.exit_code, 5) << plain.out << plain.err;
+  EXPECT_NE(plain.err.find("give --tls-ca"), std::string::npos) << plain.err;
+  RunResult sub = Run("sub --addr " + addr + ca + " --group tls-e2e --max 3 --ack");
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  for (int i = 0; i < 3; ++i) EXPECT_NE(sub.out.find("tls-record-" + std::to_string(i)), std::string::npos) << sub.out;
+  EXPECT_EQ(sub.out.find("not-over-tls"), std::string::npos);
+  // The certificate must name the host that was dialled.
+  RunResult wrong_name = Run("pub --addr " + addr + ca + " --tls-server-name other.example x");
+  EXPECT_EQ(wrong_name.exit_code, 5);
+  EXPECT_NE(wrong_name.err.find("certificate verify failed"), std::string::npos) << wrong_name.err;
+  EXPECT_EQ(broker.Stop(), 0) << broker.errors();
+}
+
+TEST_F(TlsE2E, MutualTlsNeedsAClientCertificateFromTheConfiguredCa) {
+  Broker broker(data_, scratch_.path(), TlsFlags(server_, pki_->ca().cert_file));
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.errors();
+  EXPECT_NE(broker.output().find("client certificates required"), std::string::npos) << broker.output();
+  const std::string ca = " --tls-ca " + pki_->ca().cert_file;
+  RunResult anonymous = Run("pub --addr " + addr + ca + " no-certificate");
+  EXPECT_EQ(anonymous.exit_code, 5) << anonymous.out << anonymous.err;
+  TestCert sensor = pki_->Issue("sensor-7", "URI:spiffe://edge/sensor-7");
+  RunResult with_cert =
+      Run("pub --addr " + addr + ca + " --tls-cert " + sensor.cert_file + " --tls-key " + sensor.key_file + " hello");
+  EXPECT_EQ(with_cert.exit_code, 0) << with_cert.err;
+  RunResult half = Run("pub --addr " + addr + ca + " --tls-cert " + sensor.cert_file + " x");
+  EXPECT_EQ(half.exit_code, 1) << half.err;  // usage: a certificate without its key
+  EXPECT_EQ(broker.Stop(), 0) << broker.errors();
+  EXPECT_NE(broker.errors().find("session.tls_handshake_failed"), std::string::npos) << broker.errors();
+}
+
+TEST_F(TlsE2E, OpensslClientsGetTls13AndATls12OnlyClientIsRefused) {
+  Broker broker(data_, scratch_.path(), TlsFlags(server_));
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.errors();
+  const std::string out = scratch_.path() + "/s_client.out";
+  const std::string base = "timeout 20 openssl s_client -connect " + addr + " -CAfile " + pki_->ca().cert_file;
+  const int old = std::system((base + " -tls1_2 </dev/null >" + out + " 2>&1").c_str());
+  const std::string old_out = Slurp(out);
+  EXPECT_NE(old_out.find("alert protocol version"), std::string::npos) << old_out;
+  EXPECT_NE(WEXITSTATUS(old), 0);
+  const int now = std::system((base + " -tls1_3 </dev/null >" + out + " 2>&1").c_str());
+  const std::string new_out = Slurp(out);
+  EXPECT_EQ(WEXITSTATUS(now), 0) << new_out;
+  EXPECT_NE(new_out.find("New, TLSv1.3"), std::string::npos) << new_out;
+  EXPECT_NE(new_out.find("Verify return code: 0 (ok)"), std::string::npos) << new_out;
+  EXPECT_EQ(broker.Stop(), 0) << broker.errors();
+}
+
+TEST_F(TlsE2E, ANonLoopbackBindIsRefusedBeforeAnythingOpens) {
+  RunResult plain = Run("serve --data-dir " + data_ + " --addr 0.0.0.0:0");
+  EXPECT_EQ(plain.exit_code, 1) << plain.out << plain.err;
+  EXPECT_NE(plain.err.find("plaintext is never allowed off loopback"), std::string::npos) << plain.err;
+  RunResult tls_only = Run("serve --data-dir " + data_ + " --addr 0.0.0.0:0 --tls-cert " + server_.cert_file +
+                           " --tls-key " + server_.key_file);
+  EXPECT_EQ(tls_only.exit_code, 1) << tls_only.err;
+  EXPECT_NE(tls_only.err.find("identity table"), std::string::npos) << tls_only.err;
+  RunResult insecure = Run("serve --data-dir " + data_ + " --addr 0.0.0.0:0 --insecure-plaintext-wire");
+  EXPECT_EQ(insecure.exit_code, 1) << insecure.err;
+  EXPECT_NE(insecure.err.find("plaintext and anonymous"), std::string::npos) << insecure.err;
+  RunResult half = Run("serve --data-dir " + data_ + " --tls-cert " + server_.cert_file);
+  EXPECT_EQ(half.exit_code, 1) << half.err;
+  EXPECT_NE(half.err.find("--tls-cert needs --tls-key"), std::string::npos) << half.err;
+  EXPECT_FALSE(std::filesystem::exists(data_)) << "a refused start must not create the data directory";
+}
+
+TEST_F(TlsE2E, SighupRotatesTheCertificateAndConnectedClientsKeepWorking) {
+  const std::string cert = scratch_.path() + "/live.pem";
+  const std::string key = scratch_.path() + "/live.key";
+  CopyFile(server_.cert_file, cert);
+  CopyFile(server_.key_file, key);
+  Broker broker(data_, scratch_.path(), {"--tls-cert", cert, "--tls-key", key});
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.errors();
+  auto before = client::Client::Connect(addr, TlsOptions(pki_->ca().cert_file));
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_TRUE((*before)->Publish(Payload("before-rotation")).ok());
+
+  // A broken key first: rejected, the running certificate stays.
+  std::ofstream(key, std::ios::trunc) << "not a key\n";
+  broker.Signal(SIGHUP);
+  for (int i = 0; i < 400 && broker.errors().find("tls.reload") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_NE(broker.errors().find("rejected"), std::string::npos) << broker.errors();
+  auto still_old = client::Client::Connect(addr, TlsOptions(pki_->ca().cert_file));
+  EXPECT_TRUE(still_old.ok()) << still_old.status().ToString();
+
+  TestPki next(scratch_.path(), "next-ca");
+  TestCert rotated = next.Issue("broker-next", "DNS:localhost,IP:127.0.0.1");
+  CopyFile(rotated.cert_file, cert);
+  CopyFile(rotated.key_file, key);
+  broker.Signal(SIGHUP);
+  for (int i = 0; i < 400 && broker.errors().find("applied") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_NE(broker.errors().find("applied"), std::string::npos) << broker.errors();
+
+  auto with_new = client::Client::Connect(addr, TlsOptions(next.ca().cert_file));
+  ASSERT_TRUE(with_new.ok()) << with_new.status().ToString();
+  EXPECT_TRUE((*with_new)->Publish(Payload("after-rotation")).ok());
+  auto with_old = client::Client::Connect(addr, TlsOptions(pki_->ca().cert_file));
+  EXPECT_FALSE(with_old.ok());
+  // Connected before the rotation: not dropped.
+  auto offset = (*before)->Publish(Payload("still-connected"));
+  EXPECT_TRUE(offset.ok()) << offset.status().ToString();
+  EXPECT_TRUE((*still_old)->Publish(Payload("also-still-connected")).ok());
+  EXPECT_EQ(broker.Stop(), 0) << broker.errors();
+}
+
+}  // namespace
+}  // namespace ironbus::e2e
