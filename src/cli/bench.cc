@@ -57,7 +57,7 @@
 #include "base/histogram.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
-#include "cli/tls_setup.h"
+#include "cli/client_security.h"
 #include "cli/verbs.h"
 #include "client/client.h"
 
@@ -85,7 +85,7 @@ struct BenchFlags {
   std::string storage = "disk";
   bool fire_and_forget = false;
   bool json = false;
-  ClientTlsFlags tls;
+  ClientSecurityFlags tls;
   client::ClientOptions client_options;  // from `tls`, set once before any worker starts
 };
 
@@ -497,7 +497,7 @@ int RunBench(BenchFlags f) {
   if (f.group.empty()) f.group = std::string("ironbus-bench-") + hex;
 
   {
-    auto options = ClientOptionsWithTls(f.tls);
+    auto options = ClientOptionsWithSecurity(f.tls);
     if (!options.ok()) return Fail("bench", f.json, kExitUsage, options.status().message());
     if (f.addr.empty() && options->tls) {
       return Fail("bench", f.json, kExitUsage, "--tls-ca needs --addr: the private broker speaks plain TCP on loopback");
@@ -689,7 +689,7 @@ void RegisterBench(CLI::App& app, int* exit_code) {
   bench->add_flag("--fire-and-forget", flags->fire_and_forget,
                   "Publish mode: level-0 publishes (no acks, no latency); needs --pubwindow 1");
   bench->add_flag("--json", flags->json, "One ironbus.cli.bench.v1 object on stdout");
-  AddClientTlsFlags(bench, &flags->tls);
+  AddClientSecurityFlags(bench, &flags->tls);
   bench->callback([flags, exit_code] { *exit_code = RunBench(*flags); });
 }
 

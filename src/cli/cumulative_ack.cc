@@ -15,7 +15,7 @@
 
 #include "cli/exit_codes.h"
 #include "cli/output.h"
-#include "cli/tls_setup.h"
+#include "cli/client_security.h"
 #include "cli/verbs.h"
 #include "client/client.h"
 
@@ -27,12 +27,12 @@ struct CumulativeAckFlags {
   std::string group;
   uint64_t up_to = 0;
   bool json = false;
-  ClientTlsFlags tls;
+  ClientSecurityFlags tls;
 };
 
 int RunCumulativeAck(const CumulativeAckFlags& flags) {
   constexpr std::string_view kCommand = "cumulative-ack";
-  auto options = ClientOptionsWithTls(flags.tls);
+  auto options = ClientOptionsWithSecurity(flags.tls);
   if (!options.ok()) return Fail(kCommand, false, kExitUsage, options.status().message());
   auto connected = client::Client::Connect(flags.addr, *options);
   if (!connected.ok()) {
@@ -66,7 +66,7 @@ void RegisterCumulativeAck(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<CumulativeAckFlags>();
   auto* cmd = app.add_subcommand("cumulative-ack", "Commit a broadcast group's cursor up to an offset (exclusive)");
   cmd->add_option("--addr", flags->addr, "Broker address (default 127.0.0.1:7777)");
-  AddClientTlsFlags(cmd, &flags->tls);
+  AddClientSecurityFlags(cmd, &flags->tls);
   cmd->add_option("--group", flags->group, "The broadcast group (default: the default group, always refused)");
   cmd->add_option("--up-to", flags->up_to, "Commit every offset below this one")->required();
   cmd->add_flag("--json", flags->json, "One ironbus.cli.cumulative-ack.v1 object");

@@ -13,7 +13,7 @@
 
 #include "cli/exit_codes.h"
 #include "cli/output.h"
-#include "cli/tls_setup.h"
+#include "cli/client_security.h"
 #include "cli/verbs.h"
 #include "client/client.h"
 
@@ -25,7 +25,7 @@ struct PubFlags {
   std::string key;
   std::optional<std::string> payload;
   bool json = false;
-  ClientTlsFlags tls;
+  ClientSecurityFlags tls;
 };
 
 int ExitFor(const Status& status) {
@@ -42,7 +42,7 @@ int RunPub(const PubFlags& flags) {
     std::cin >> std::noskipws;
     payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  auto options = ClientOptionsWithTls(flags.tls);
+  auto options = ClientOptionsWithSecurity(flags.tls);
   if (!options.ok()) return Fail("pub", flags.json, kExitUsage, options.status().message());
   auto client = client::Client::Connect(flags.addr, *options);
   if (!client.ok()) return Fail("pub", flags.json, ExitFor(client.status()), client.status().message());
@@ -82,7 +82,7 @@ void RegisterPub(CLI::App& app, int* exit_code) {
   pub->add_option("--key", flags->key, "Record key (its bytes, as given)");
   pub->add_option("payload", flags->payload, "Payload (stdin when omitted; `--` first if it starts with -)");
   pub->add_flag("--json", flags->json, "One ironbus.cli.pub-result.v1 object");
-  AddClientTlsFlags(pub, &flags->tls);
+  AddClientSecurityFlags(pub, &flags->tls);
   pub->callback([flags, exit_code] { *exit_code = RunPub(*flags); });
 }
 

@@ -26,7 +26,7 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/reload.h"
-#include "cli/tls_setup.h"
+#include "cli/client_security.h"
 #include "cli/sd_notify.h"
 #include "cli/verbs.h"
 #include "config/config.h"

@@ -22,7 +22,7 @@
 
 #include "cli/exit_codes.h"
 #include "cli/output.h"
-#include "cli/tls_setup.h"
+#include "cli/client_security.h"
 #include "cli/verbs.h"
 #include "client/client.h"
 #include "format/record_format.h"
@@ -34,7 +34,7 @@ enum class Disposition { kPeek, kAck, kNack, kTerm };
 
 struct SubFlags {
   std::string addr = "127.0.0.1:7777";
-  ClientTlsFlags tls;
+  ClientSecurityFlags tls;
   std::string group;
   uint64_t max = 10;
   bool ack = false;
@@ -202,7 +202,7 @@ int RunSub(const SubFlags& flags) {
   SubPrinter out(flags);
   client::ClientOptions plain;
   plain.wants_gap_marker = false;  // the spec's advisories are DeadLetter and Truncated
-  auto options = ClientOptionsWithTls(flags.tls, plain);
+  auto options = ClientOptionsWithSecurity(flags.tls, plain);
   if (!options.ok()) return Fail("sub", false, kExitUsage, options.status().message());
   auto connected = client::Client::Connect(flags.addr, *options);
   if (!connected.ok()) {
@@ -263,7 +263,7 @@ void RegisterSub(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<SubFlags>();
   auto* sub = app.add_subcommand("sub", "Fetch messages as a consumer group and settle them (default: peek)");
   sub->add_option("--addr", flags->addr, "Broker address (default 127.0.0.1:7777)");
-  AddClientTlsFlags(sub, &flags->tls);
+  AddClientSecurityFlags(sub, &flags->tls);
   sub->add_option("--group", flags->group, "Work-group to consume as (default: the default group)");
   sub->add_option("--max", flags->max, "Total messages to fetch (default 10)");
   // A disposition given twice, or two different ones, is a usage error (spec 1.1).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "protocol/codec.h"
+#include "protocol/handshake.h"
 
 namespace ironbus::client {
 namespace pr = protocol;
@@ -29,6 +30,17 @@ Status SplitAddr(const std::string& addr, std::string* host, std::string* port) 
 }
 
 }  // namespace
+
+pr::AuthSection BearerCredential(ByteView token) {
+  return pr::AuthSection{pr::kAuthBearer, Bytes(token.begin(), token.end())};
+}
+
+Result<pr::AuthSection> PasswordCredential(ByteView username, ByteView password) {
+  ASSIGN_OR_RETURN(Bytes material, pr::PasswordMaterial(username, password));
+  return pr::AuthSection{pr::kAuthPassword, std::move(material)};
+}
+
+pr::AuthSection MtlsCredential() { return pr::AuthSection{pr::kAuthMtls, {}}; }
 
 Client::Client(std::string addr, ClientOptions options)
     : addr_(std::move(addr)),
@@ -101,6 +113,7 @@ Status Client::Handshake() {
   // Fetch inflates COMPRESSED payloads itself, so a broker that offers it may send them as
   // stored (less to send, and Message::flags then shows how the record was stored).
   hello.flags2 = pr::kCap2CompressedDelivery;
+  hello.auth = options_.credential;
   RETURN_IF_ERROR(Queue(hello));
   Result<pr::Frame> answered = NextReply();
   if (!answered.ok() && answered.status().IsUnavailable() && !transport_.is_tls() &&

@@ -55,7 +55,19 @@ struct ClientOptions {
   // The name the broker's certificate must carry (a DNS name or an IP literal); empty = the
   // host part of the address.
   std::string tls_server_name;
+  // The credential sent in Connect's auth section (spec/protocol.md 5.3); none = no section.
+  // Make it with BearerCredential, PasswordCredential or MtlsCredential. A broker that refuses it
+  // answers `Authorization Violation` and closes: Connect fails with FailedPrecondition.
+  std::optional<protocol::AuthSection> credential;
 };
+
+// Credentials for ClientOptions::credential. The material is the secret itself: keep it out of
+// logs (the client never prints it).
+protocol::AuthSection BearerCredential(ByteView token);
+// InvalidArgument when the username or password is over 65535 bytes.
+Result<protocol::AuthSection> PasswordCredential(ByteView username, ByteView password);
+// mTLS: the identity is the client certificate's (ClientOptions::tls must carry one).
+protocol::AuthSection MtlsCredential();
 
 struct PublishRequest {
   Bytes key;

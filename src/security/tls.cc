@@ -74,7 +74,12 @@ Status ApplyProtocolPolicy(SSL_CTX* ctx) {
 
 Status LoadCertificateAndKey(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file) {
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) return Failed("certificate", cert_file);
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) return Failed("private key", key_file);
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      return Failed("private key does not match the certificate:", key_file);
+    }
+    return Failed("private key", key_file);
+  }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     return Failed("private key does not match the certificate:", key_file);
   }

@@ -325,6 +325,10 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   e.Sample("ironbus_connections_closed_total", s.broker.framing_errors, {{"reason", "framing_error"}});
   e.Sample("ironbus_connections_closed_total", s.broker.idle_closed, {{"reason", "idle"}});
   e.Sample("ironbus_connections_closed_total", s.broker.slow_closed, {{"reason", "slow_reader"}});
+  e.Sample("ironbus_connections_closed_total", s.broker.handshake_timeouts, {{"reason", "handshake_timeout"}});
+  e.Family("ironbus_tls_handshakes_total", "counter", "TLS handshakes by result (0 when TLS is off).");
+  e.Sample("ironbus_tls_handshakes_total", s.broker.tls_handshakes, {{"result", "ok"}});
+  e.Sample("ironbus_tls_handshakes_total", s.broker.tls_handshake_failures, {{"result", "failed"}});
 
   // Core gauges.
   e.Gauge("ironbus_flushed_offset", "Durable log head.", s.log.durable_offset);

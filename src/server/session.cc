@@ -32,6 +32,14 @@ asio::awaitable<void> RunGuarded(std::shared_ptr<Session> self, asio::awaitable<
   (self.get()->*exited)();
 }
 
+// A TLS record header opening a handshake: type 22, version 3.x. Read as an IronBus frame it
+// announces at least 0x00010316 = 66,326 bytes, more than any Connect (at most ~65.6 KB with
+// auth material) or Ping, and a connection must open with one of those, so no valid client is
+// mistaken for TLS.
+bool LooksLikeTlsClientHello(ByteView first) {
+  return first.size() >= 3 && first[0] == 0x16 && first[1] == 0x03 && first[2] <= 0x04;
+}
+
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<const security::TlsContext> tls,
@@ -167,6 +175,18 @@ asio::awaitable<void> Session::ReadLoop() {
       break;
     }
     last_activity_ = SteadyClock::now();
+    const bool first_bytes = !read_any_;
+    read_any_ = true;
+    if (first_bytes && !transport_.is_tls() && LooksLikeTlsClientHello(ByteView(buffer.data(), n))) {
+      // Cannot be a frame a client opens with (see LooksLikeTlsClientHello): say what it is
+      // instead of waiting for 66 KB that never come.
+      shared_->framing_errors++;
+      logging::LogTo(shared_->log_line, logging::Level::kWarn, "session.tls_on_plaintext_port",
+                     {{"peer", peer_}, {"session", id_}, {"action", "closing"},
+                      {"hint", "this port is plain TCP; start serve with --tls-cert/--tls-key for TLS"}});
+      Close("");
+      break;
+    }
     decoder_.Feed(ByteView(buffer.data(), n));
     if (!co_await ProcessFrames()) break;
   }

@@ -157,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer submit_timer_;
   asio::cancellation_signal read_cancel_;
 
+  bool read_any_ = false;        // the connection's first bytes have arrived
   bool handshaking_ = false;     // a TLS handshake has not finished yet (handshake_timeout runs)
   bool connected_ = false;       // a Connect was answered with Info
   bool consumer_ = false;        // used a consume verb: its group membership ends with it

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,9 +31,12 @@ class FakeBroker {
   // After the Connect/Info handshake, request i (in arrival order) is answered with
   // script[i], frame by frame, `reply_delay` after it arrived; requests past the script get
   // no answer.
+  // `greeting` answers the Connect (default Info); anything else is sent and the connection closed,
+  // as a broker refusing a credential does.
   explicit FakeBroker(std::vector<std::vector<pr::Frame>> script,
-                      std::chrono::milliseconds reply_delay = std::chrono::milliseconds(0))
-      : script_(std::move(script)), reply_delay_(reply_delay) {
+                      std::chrono::milliseconds reply_delay = std::chrono::milliseconds(0),
+                      pr::Frame greeting = pr::Info{})
+      : script_(std::move(script)), reply_delay_(reply_delay), greeting_(std::move(greeting)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -53,6 +57,11 @@ class FakeBroker {
   FakeBroker& operator=(const FakeBroker&) = delete;
 
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The Connect the client opened with (nothing before it arrived).
+  std::optional<pr::Frame> hello() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return hello_;
+  }
   // The requests received after the handshake, decoded.
   std::vector<pr::Frame> requests() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -77,7 +86,12 @@ class FakeBroker {
         EXPECT_TRUE(frame.ok()) << frame.status().ToString();
         if (!greeted) {
           greeted = true;
-          Send(fd, pr::Info{});
+          if (frame.ok()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            hello_ = *frame;
+          }
+          Send(fd, greeting_);
+          if (!std::holds_alternative<pr::Info>(greeting_)) break;  // refused: close
           continue;
         }
         if (frame.ok()) {
@@ -120,6 +134,8 @@ class FakeBroker {
 
   std::vector<std::vector<pr::Frame>> script_;
   std::chrono::milliseconds reply_delay_;
+  pr::Frame greeting_;
+  std::optional<pr::Frame> hello_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

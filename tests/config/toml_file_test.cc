@@ -166,5 +166,21 @@ TEST_F(ConfigTest, CharactersTheTomlParserMishandlesAreRefusedWithTheirPositionN
   EXPECT_TRUE(LoadWith("# \xe2\x9c\x93 ok\n[storage]\ndata_dir = \"/data/\xe2\x9c\x93\"\n").ok());
 }
 
+// [network.tls] is the one nested table (spec/cli-config-ops.md 5.3, spec/security.md 1.1).
+TEST_F(ConfigTest, NetworkTlsIsANestedTable) {
+  const Loaded l = LoadWith(
+      "[network]\nlisten = \"127.0.0.1:7777\"\nhandshake_timeout_ms = \"5s\"\n\n[network.tls]\n"
+      "cert = \"/etc/ironbus/broker.pem\"\nkey = \"/etc/ironbus/broker.key\"\nclient_ca = \"/etc/ironbus/ca.pem\"\n");
+  ASSERT_TRUE(l.ok()) << Joined(l.errors);
+  EXPECT_EQ(l.config.tls_cert, "/etc/ironbus/broker.pem");
+  EXPECT_EQ(l.config.tls_key, "/etc/ironbus/broker.key");
+  EXPECT_EQ(l.config.tls_client_ca, "/etc/ironbus/ca.pem");
+  EXPECT_EQ(l.config.handshake_timeout_ms, 5000u);
+  const Loaded typo = LoadWith("[network.tls]\ncert = \"/c.pem\"\nkey = \"/c.key\"\nclient_cert = \"/x\"\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(Joined(typo.errors).find("ironbus.toml:4:15: unknown config key `network.tls.client_cert`"), std::string::npos)
+      << Joined(typo.errors);
+}
+
 }  // namespace
 }  // namespace ironbus::config

@@ -96,7 +96,7 @@ TEST_F(Validation, Groups) {
 }
 
 TEST_F(Validation, Addresses) {
-  ExpectError({{"--addr", "0.0.0.0:7777"}}, "only loopback");
+  ExpectError({{"--addr", "0.0.0.0:7777"}}, "plaintext is never allowed off loopback");
   ExpectError({{"--addr", "127.0.0.1"}}, "--addr needs host:port");
   ExpectError({{"--addr", "127.0.0.1:70000"}}, "port in 0..65535");
   ExpectOk({{"--addr", "localhost:0"}});
@@ -105,6 +105,36 @@ TEST_F(Validation, Addresses) {
   const Loaded l = LoadFlags({{"--enable-admin", "true"}});
   ASSERT_TRUE(l.ok());
   EXPECT_NE(Joined(l.warnings).find("--enable-admin has no effect without --health-addr"), std::string::npos);
+}
+
+// spec/security.md 1.2, the bind decision table, on resolved addresses.
+TEST_F(Validation, TheBindRule) {
+  const Flags tls = {{"--tls-cert", "/etc/ironbus/broker.pem"}, {"--tls-key", "/etc/ironbus/broker.key"}};
+  auto with = [](Flags a, const Flags& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  // Loopback: anything goes, TLS or not.
+  ExpectOk({{"--addr", "127.0.0.1:7777"}});
+  ExpectOk({{"--addr", "127.8.9.10:7777"}});  // all of 127.0.0.0/8
+  ExpectOk({{"--addr", "[::1]:7777"}});
+  ExpectOk(with({{"--addr", "localhost:7777"}}, tls));
+  // Off loopback: never silent plaintext, never plaintext and anonymous, and (decided) never
+  // TLS without an identity table.
+  for (const char* addr : {"0.0.0.0:7777", "[::]:7777", "192.0.2.7:7777"}) {
+    ExpectError({{"--addr", addr}}, "plaintext is never allowed off loopback");
+    ExpectError({{"--addr", addr}, {"--insecure-plaintext-wire", "true"}}, "plaintext and anonymous");
+    ExpectError(with({{"--addr", addr}}, tls), "needs an identity table as well as TLS");
+  }
+  // A name that does not resolve to loopback only is not loopback.
+  ExpectError({{"--addr", "no-such-host.invalid:7777"}}, "is not loopback");
+}
+
+TEST_F(Validation, TlsMaterialComesInPairs) {
+  ExpectError({{"--tls-cert", "/c.pem"}}, "--tls-cert needs --tls-key");
+  ExpectError({{"--tls-key", "/c.key"}}, "--tls-key needs --tls-cert");
+  ExpectError({{"--tls-client-ca", "/ca.pem"}}, "--tls-client-ca needs --tls-cert and --tls-key");
+  ExpectOk({{"--tls-cert", "/c.pem"}, {"--tls-key", "/c.key"}, {"--tls-client-ca", "/ca.pem"}});
 }
 
 TEST_F(Validation, RetentionSectionWithEveryBoundZeroIsRefused) {

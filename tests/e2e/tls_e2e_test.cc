@@ -179,5 +179,37 @@ TEST_F(TlsE2E, SighupRotatesTheCertificateAndConnectedClientsKeepWorking) {
   EXPECT_EQ(broker.Stop(), 0) << broker.errors();
 }
 
+// The credential flags of the client verbs: secrets come from files, one credential at a time.
+// A broker with no identity table accepts (and ignores) the auth section (spec/protocol.md 5.3).
+TEST_F(TlsE2E, CredentialFlagsReadSecretsFromFilesOneAtATime) {
+  Broker broker(data_, scratch_.path());
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.errors();
+  const std::string token = WriteFile("token", "a-bearer-token-of-32-bytes-or-more\n");
+  const std::string password = WriteFile("password", "correct horse battery staple\n");
+  RunResult by_token = Run("pub --addr " + addr + " --token-file " + token + " with-token");
+  EXPECT_EQ(by_token.exit_code, 0) << by_token.err;
+  RunResult by_password = Run("pub --addr " + addr + " --user svc --password-file " + password + " with-password");
+  EXPECT_EQ(by_password.exit_code, 0) << by_password.err;
+  RunResult both = Run("pub --addr " + addr + " --token-file " + token + " --user svc --password-file " + password + " x");
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("give one credential"), std::string::npos) << both.err;
+  RunResult no_password = Run("pub --addr " + addr + " --user svc x");
+  EXPECT_EQ(no_password.exit_code, 1);
+  EXPECT_NE(no_password.err.find("--user and --password-file go together"), std::string::npos) << no_password.err;
+  RunResult missing = Run("pub --addr " + addr + " --token-file " + scratch_.path() + "/nope x");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot be read"), std::string::npos) << missing.err;
+  RunResult mtls_without_cert = Run("pub --addr " + addr + " --auth-mtls x");
+  EXPECT_EQ(mtls_without_cert.exit_code, 1);
+  // The secret never shows up in what the CLI prints.
+  for (const RunResult* r : {&by_token, &by_password, &both, &no_password, &missing, &mtls_without_cert}) {
+    EXPECT_EQ(r->out.find("a-bearer-token"), std::string::npos);
+    EXPECT_EQ(r->err.find("a-bearer-token"), std::string::npos);
+    EXPECT_EQ(r->err.find("correct horse"), std::string::npos);
+  }
+  EXPECT_EQ(broker.Stop(), 0) << broker.errors();
+}
+
 }  // namespace
 }  // namespace ironbus::e2e

@@ -156,6 +156,7 @@ TEST(Metrics, GoldenFamilyList) {
       {"ironbus_redelivered_total", "counter"},
       {"ironbus_segment_count", "gauge"},
       {"ironbus_start_time_seconds", "gauge"},
+      {"ironbus_tls_handshakes_total", "counter"},
       {"ironbus_truncated_records_total", "counter"},
       {"ironbus_truncations_total", "counter"},
       {"ironbus_uptime_seconds", "gauge"},

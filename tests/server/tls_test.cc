@@ -132,12 +132,19 @@ TEST_F(TlsBroker, APlaintextClientOnATlsPortIsRefusedAndCounted) {
   EXPECT_TRUE((*ok)->Publish(Payload("still-served")).ok());
 }
 
-TEST_F(TlsBroker, ATlsClientOnAPlaintextPortGetsAHandshakeError) {
+TEST_F(TlsBroker, ATlsClientOnAPlaintextPortIsToldAtOnce) {
   BrokerHarness h;  // plain TCP
   auto c = client::Client::Connect(h.addr(), TlsClientOptions(pki_->ca().cert_file));
   ASSERT_FALSE(c.ok());
   EXPECT_TRUE(c.status().IsUnavailable());
   EXPECT_NE(c.status().message().find("TLS handshake"), std::string::npos) << c.status().ToString();
+  // Closed on the ClientHello, not after waiting for a 66 KB "frame" (the client's connect
+  // timeout would have reported "timed out").
+  EXPECT_EQ(c.status().message().find("timed out"), std::string::npos) << c.status().ToString();
+  EXPECT_NE(h.lines().find("session.tls_on_plaintext_port"), std::string::npos) << h.lines();
+  // A plain client is still served.
+  auto plain = client::Client::Connect(h.addr());
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
 }
 
 TEST_F(TlsBroker, TheBrokersNameIsChecked) {

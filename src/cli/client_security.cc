@@ -1,0 +1,102 @@
+#include "cli/client_security.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "base/log.h"
+
+namespace ironbus::cli {
+namespace {
+
+// A secret file's bytes, with one trailing newline dropped (`echo secret > file`).
+Result<Bytes> ReadSecretFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(std::string(what) + " " + path + " cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty()) return Status::InvalidArgument(std::string(what) + " " + path + " is empty");
+  Bytes out(text.begin(), text.end());
+  std::fill(text.begin(), text.end(), '\0');
+  return out;
+}
+
+}  // namespace
+
+void AddClientSecurityFlags(CLI::App* cmd, ClientSecurityFlags* flags) {
+  cmd->add_option("--tls-ca", flags->ca,
+                  "Connect with TLS 1.3, verifying the broker against this CA bundle or pinned certificate (PEM)");
+  cmd->add_option("--tls-cert", flags->cert, "Client certificate chain for mTLS (PEM; needs --tls-ca and --tls-key)");
+  cmd->add_option("--tls-key", flags->key, "Private key of --tls-cert (PEM)");
+  cmd->add_option("--tls-server-name", flags->server_name,
+                  "Name the broker's certificate must carry (default: the host of --addr)");
+  cmd->add_option("--token-file", flags->token_file, "Authenticate with the bearer token in this file");
+  cmd->add_option("--user", flags->user, "Authenticate as this user (the password from --password-file)");
+  cmd->add_option("--password-file", flags->password_file, "File holding the password of --user");
+  cmd->add_flag("--auth-mtls", flags->auth_mtls,
+                "Authenticate as the identity of the client certificate (--tls-cert)");
+}
+
+Result<client::ClientOptions> ClientOptionsWithSecurity(const ClientSecurityFlags& flags, client::ClientOptions base) {
+  const int credentials = (flags.token_file.empty() ? 0 : 1) + (flags.user.empty() ? 0 : 1) + (flags.auth_mtls ? 1 : 0);
+  if (credentials > 1) return Status::InvalidArgument("give one credential: --token-file, --user or --auth-mtls");
+  if (flags.user.empty() != flags.password_file.empty()) {
+    return Status::InvalidArgument("--user and --password-file go together");
+  }
+  if (!flags.token_file.empty()) {
+    ASSIGN_OR_RETURN(Bytes token, ReadSecretFile(flags.token_file, "--token-file"));
+    base.credential = client::BearerCredential(token);
+  } else if (!flags.user.empty()) {
+    ASSIGN_OR_RETURN(Bytes password, ReadSecretFile(flags.password_file, "--password-file"));
+    const std::string& user = flags.user;
+    auto credential = client::PasswordCredential(AsBytes(user), password);
+    std::fill(password.begin(), password.end(), 0);
+    if (!credential.ok()) return credential.status();
+    base.credential = std::move(*credential);
+  } else if (flags.auth_mtls) {
+    if (flags.cert.empty()) return Status::InvalidArgument("--auth-mtls needs a client certificate (--tls-cert)");
+    base.credential = client::MtlsCredential();
+  }
+  if (flags.ca.empty()) {
+    if (!flags.cert.empty() || !flags.key.empty() || !flags.server_name.empty()) {
+      return Status::InvalidArgument("--tls-cert, --tls-key and --tls-server-name need --tls-ca (the broker is always verified)");
+    }
+    return base;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<security::TlsContext> tls,
+                   security::TlsContext::ForClient({flags.ca, flags.cert, flags.key}));
+  base.tls = std::move(tls);
+  base.tls_server_name = flags.server_name;
+  return base;
+}
+
+Result<std::shared_ptr<const security::TlsContext>> ServerTlsFromConfig(const config::Config& cfg) {
+  if (cfg.tls_cert.empty() && cfg.tls_key.empty()) return std::shared_ptr<const security::TlsContext>();
+  ASSIGN_OR_RETURN(std::shared_ptr<security::TlsContext> tls,
+                   security::TlsContext::ForServer({cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca}));
+  return std::shared_ptr<const security::TlsContext>(std::move(tls));
+}
+
+void ReloadServerTls(const config::Config& cfg, server::Broker* broker) {
+  if (cfg.tls_cert.empty()) return;
+  auto next = ServerTlsFromConfig(cfg);
+  if (!next.ok()) {
+    logging::Error("tls.reload", {{"result", "rejected"},
+                                  {"cert", cfg.tls_cert},
+                                  {"error", next.status().message()},
+                                  {"msg", "SIGHUP: TLS material rejected; new connections keep the running certificate"}});
+    return;
+  }
+  if (Status s = broker->ReplaceTls(*next); !s.ok()) {
+    logging::Error("tls.reload", {{"result", "rejected"}, {"error", s.message()}});
+    return;
+  }
+  logging::Info("tls.reload", {{"result", "applied"},
+                               {"cert", cfg.tls_cert},
+                               {"fingerprint_sha256", (*next)->certificate_fingerprint()},
+                               {"msg", "SIGHUP: TLS material re-read; new connections use it"}});
+}
+
+}  // namespace ironbus::cli

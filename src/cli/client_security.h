@@ -1,0 +1,45 @@
+// TLS and credentials for the CLI (spec/security.md 1.1, 2): the client flags every verb that
+// talks to the broker takes (--tls-ca, --tls-cert, --tls-key, --tls-server-name; --token-file,
+// --user with --password-file, --auth-mtls), and serve's server context built from the config at
+// start and again on each SIGHUP (certificate rotation). Secrets are read from files, never taken
+// on the command line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "client/client.h"
+#include "config/config.h"
+#include "security/tls.h"
+#include "server/broker.h"
+
+namespace ironbus::cli {
+
+struct ClientSecurityFlags {
+  std::string ca;           // the broker's CA bundle or pinned certificate: turns TLS on
+  std::string cert;         // mTLS client certificate chain
+  std::string key;          // its key
+  std::string server_name;  // the name the broker's certificate must carry (default: the host)
+  std::string token_file;     // bearer token
+  std::string user;           // password login: the username ...
+  std::string password_file;  // ... and a file holding the password
+  bool auth_mtls = false;     // authenticate as the client certificate's identity
+};
+
+void AddClientSecurityFlags(CLI::App* cmd, ClientSecurityFlags* flags);
+
+// ClientOptions with TLS and the credential set up from the flags (plain and anonymous when
+// none is given). InvalidArgument for --tls-cert/--tls-key without --tls-ca, more than one
+// credential, --user without --password-file, or a file that does not load.
+Result<client::ClientOptions> ClientOptionsWithSecurity(const ClientSecurityFlags& flags, client::ClientOptions base = {});
+
+// The broker's TLS context from the config's tls_* paths; null when TLS is not configured.
+Result<std::shared_ptr<const security::TlsContext>> ServerTlsFromConfig(const config::Config& cfg);
+
+// SIGHUP: rebuilds the context from the same paths and hands it to the broker for new
+// connections. A context that does not build keeps the running one (logged as an error).
+void ReloadServerTls(const config::Config& cfg, server::Broker* broker);
+
+}  // namespace ironbus::cli
