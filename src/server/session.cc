@@ -270,6 +270,7 @@ asio::awaitable<void> Session::WaitForSubmitRoom() {
 asio::awaitable<void> Session::WriteLoop() {
   std::vector<Bytes> batch;
   std::vector<asio::const_buffer> buffers;
+  Bytes gathered;  // TLS only
   while (!closed_) {
     if (replies_.front_ready()) {
       batch.clear();
@@ -287,6 +288,13 @@ asio::awaitable<void> Session::WriteLoop() {
       // within one idle window, and write_timeout is usually as long).
       if (options_.write_timeout.count() > 0 && watchdog_.expiry() > write_started_ + options_.write_timeout) {
         watchdog_.cancel();
+      }
+      if (transport_.is_tls() && buffers.size() > 1) {
+        // asio's SSL stream writes one buffer per TLS record and write call: gather the batch
+        // into one so a window of PubAcks is one record and one send, not hundreds.
+        gathered.clear();
+        for (const Bytes& frame : batch) gathered.insert(gathered.end(), frame.begin(), frame.end());
+        buffers.assign(1, asio::buffer(gathered));
       }
       auto [ec, n] = co_await asio::async_write(transport_, buffers, as_tuple(use_awaitable));
       (void)n;
