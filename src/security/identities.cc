@@ -206,6 +206,7 @@ AuthResult IdentityTable::AuthenticatePassword(std::string_view username, std::s
     }
   }
   r.failure = AuthFailure::kWrongPassword;
+  r.claimed_identity = e.identity.name;
   return r;
 }
 

@@ -85,6 +85,9 @@ std::string_view AuthFailureName(AuthFailure f);  // "no_matching_token", "unkno
 struct AuthResult {
   std::optional<Identity> identity;  // set on success
   AuthFailure failure = AuthFailure::kNone;
+  // On kWrongPassword: the name of the identity whose username was presented (for the audit
+  // event's `identity`, so an operator sees which account is being guessed). Empty otherwise.
+  std::string claimed_identity;
   bool ok() const { return identity.has_value(); }
 };
 

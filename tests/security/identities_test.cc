@@ -170,11 +170,13 @@ TEST(IdentitiesTest, PasswordIdentitiesAndTheUnknownUserPath) {
   const uint64_t before = t->password_verifies();
   r = t->AuthenticatePassword("svc-producer", "nope");
   EXPECT_EQ(r.failure, AuthFailure::kWrongPassword);
+  EXPECT_EQ(r.claimed_identity, "svc");
   EXPECT_EQ(t->password_verifies() - before, 2u);  // every PHC of the user
   // Unknown user: exactly one verify (against the dummy), same wire result.
   r = t->AuthenticatePassword("svc-consumer", "new-pw");
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.failure, AuthFailure::kUnknownUser);
+  EXPECT_TRUE(r.claimed_identity.empty());
   EXPECT_EQ(t->password_verifies() - before, 3u);
   // Usernames are exact.
   EXPECT_FALSE(t->AuthenticatePassword("SVC-producer", "new-pw").ok());
