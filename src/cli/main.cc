@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   RegisterBench(app, &exit_code);
   RegisterAdminViews(app, &exit_code);
   RegisterTop(app, &exit_code);
+  RegisterServerPasswd(app, &exit_code);
 
   try {
     app.parse(argc, argv);

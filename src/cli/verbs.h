@@ -24,6 +24,8 @@ void RegisterBench(CLI::App& app, int* exit_code);  // bench.cc
 void RegisterAdminViews(CLI::App& app, int* exit_code);
 // top: read-only live view of /admin + /metrics, or offline view of a data dir (top.cc).
 void RegisterTop(CLI::App& app, int* exit_code);
+// server passwd: print an Argon2id PHC string for the identity table (passwd.cc).
+void RegisterServerPasswd(CLI::App& app, int* exit_code);
 
 // How an online verb (sub, cumulative-ack) reports a failed client call (spec 1.3):
 // Unavailable -> 5, InvalidArgument (a malformed --addr) -> 1, anything else -> 70; a broker

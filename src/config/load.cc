@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/toml_hazard.h"
 #include "config/config.h"
 #include "config/value_parse.h"
 
@@ -154,53 +155,9 @@ struct FileLayer {
   bool parsed = false;
 };
 
-// Reads and parses the file; errors name the path (and line:column for a parse error).
-// toml++ 3.3.0 (Debian 12) reaches __builtin_unreachable() in its Unicode whitespace test
-// (impl::is_non_ascii_horizontal_whitespace) for the code points of three of its 0x3FA-wide
-// table buckets, U+00A1..U+0499, U+2C8E..U+3087 and U+FCF6..U+FEFE, except U+3000: undefined
-// behaviour on a hostile or mistyped config file (found by fuzz/config_fuzz; the set below was
-// checked against the header's function for every code point).
-// Such a character is refused before the parser sees it. TOML allows non-ASCII only inside
-// strings and comments, so no key is affected; a value (a path, say) must avoid these ranges.
-bool HitsParserBug(uint32_t cp) {
-  if (cp < 0xA0 || cp > 0xFEFF || cp == 0xA0 || cp == 0x3000 || cp == 0xFEFF) return false;
-  const uint32_t bucket = (cp - 0xA0) / 0x3FA;
-  return bucket == 0 || bucket == 11 || bucket == 63;
-}
-
-// The first such character as "line:col: U+XXXX", or "" when none. Malformed UTF-8 is left to
-// the parser, which rejects it.
-std::string FindParserHazard(std::string_view text) {
-  size_t line = 1;
-  size_t col = 1;
-  for (size_t i = 0; i < text.size();) {
-    const auto b = static_cast<uint8_t>(text[i]);
-    size_t len = 1;
-    uint32_t cp = b;
-    if (b >= 0xC0 && b < 0xE0 && i + 1 < text.size()) {
-      len = 2;
-      cp = ((b & 0x1Fu) << 6) | (static_cast<uint8_t>(text[i + 1]) & 0x3Fu);
-    } else if (b >= 0xE0 && b < 0xF0 && i + 2 < text.size()) {
-      len = 3;
-      cp = ((b & 0x0Fu) << 12) | ((static_cast<uint8_t>(text[i + 1]) & 0x3Fu) << 6) |
-           (static_cast<uint8_t>(text[i + 2]) & 0x3Fu);
-    }
-    if (len > 1 && HitsParserBug(cp)) {
-      char hex[16];
-      std::snprintf(hex, sizeof(hex), "U+%04X", static_cast<unsigned>(cp));
-      return std::to_string(line) + ":" + std::to_string(col) + ": character " + hex;
-    }
-    if (b == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-    i += len;
-  }
-  return "";
-}
-
+// Reads and parses the file; errors name the path (and line:column for a parse error). Characters
+// toml++ 3.3.0 mishandles are refused first (base/toml_hazard.h); a value (a path, say) must avoid
+// them.
 FileLayer ReadFile(const std::string& path, Loaded* out) {
   FileLayer layer;
   std::ifstream in(path, std::ios::binary);
@@ -212,7 +169,7 @@ FileLayer ReadFile(const std::string& path, Loaded* out) {
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string content = ss.str();
-  if (const std::string hazard = FindParserHazard(content); !hazard.empty()) {
+  if (const std::string hazard = FindTomlParserHazard(content); !hazard.empty()) {
     out->errors.push_back(path + ":" + hazard +
                           " is not accepted in a config file by this build (its TOML parser mishandles it; "
                           "hint: use ASCII, or write a path that contains it through the flag or environment "
