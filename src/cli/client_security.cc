@@ -3,7 +3,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "base/log.h"
 
 namespace ironbus::cli {
 namespace {
@@ -70,33 +69,6 @@ Result<client::ClientOptions> ClientOptionsWithSecurity(const ClientSecurityFlag
   base.tls = std::move(tls);
   base.tls_server_name = flags.server_name;
   return base;
-}
-
-Result<std::shared_ptr<const security::TlsContext>> ServerTlsFromConfig(const config::Config& cfg) {
-  if (cfg.tls_cert.empty() && cfg.tls_key.empty()) return std::shared_ptr<const security::TlsContext>();
-  ASSIGN_OR_RETURN(std::shared_ptr<security::TlsContext> tls,
-                   security::TlsContext::ForServer({cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca}));
-  return std::shared_ptr<const security::TlsContext>(std::move(tls));
-}
-
-void ReloadServerTls(const config::Config& cfg, server::Broker* broker) {
-  if (cfg.tls_cert.empty()) return;
-  auto next = ServerTlsFromConfig(cfg);
-  if (!next.ok()) {
-    logging::Error("tls.reload", {{"result", "rejected"},
-                                  {"cert", cfg.tls_cert},
-                                  {"error", next.status().message()},
-                                  {"msg", "SIGHUP: TLS material rejected; new connections keep the running certificate"}});
-    return;
-  }
-  if (Status s = broker->ReplaceTls(*next); !s.ok()) {
-    logging::Error("tls.reload", {{"result", "rejected"}, {"error", s.message()}});
-    return;
-  }
-  logging::Info("tls.reload", {{"result", "applied"},
-                               {"cert", cfg.tls_cert},
-                               {"fingerprint_sha256", (*next)->certificate_fingerprint()},
-                               {"msg", "SIGHUP: TLS material re-read; new connections use it"}});
 }
 
 }  // namespace ironbus::cli

@@ -11,9 +11,7 @@
 
 #include "base/result.h"
 #include "client/client.h"
-#include "config/config.h"
 #include "security/tls.h"
-#include "server/broker.h"
 
 namespace ironbus::cli {
 
@@ -34,12 +32,5 @@ void AddClientSecurityFlags(CLI::App* cmd, ClientSecurityFlags* flags);
 // none is given). InvalidArgument for --tls-cert/--tls-key without --tls-ca, more than one
 // credential, --user without --password-file, or a file that does not load.
 Result<client::ClientOptions> ClientOptionsWithSecurity(const ClientSecurityFlags& flags, client::ClientOptions base = {});
-
-// The broker's TLS context from the config's tls_* paths; null when TLS is not configured.
-Result<std::shared_ptr<const security::TlsContext>> ServerTlsFromConfig(const config::Config& cfg);
-
-// SIGHUP: rebuilds the context from the same paths and hands it to the broker for new
-// connections. A context that does not build keeps the running one (logged as an error).
-void ReloadServerTls(const config::Config& cfg, server::Broker* broker);
 
 }  // namespace ironbus::cli

@@ -26,7 +26,7 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "cli/reload.h"
-#include "cli/client_security.h"
+#include "cli/serve_security.h"
 #include "cli/sd_notify.h"
 #include "cli/verbs.h"
 #include "config/config.h"
@@ -183,8 +183,18 @@ int RunServe(const ServeArgs& args) {
   }
 
   // TLS material loads before anything opens: a bad certificate or key refuses the start.
-  auto tls = ServerTlsFromConfig(cfg);
-  if (!tls.ok()) return Usage("TLS: " + tls.status().message());
+  // TLS material, the identity table and the audit log load before anything opens: a bad
+  // certificate, key or table, or a secret file others can read, refuses the start.
+  const bool loopback_bind = config::BindIsLoopback(cfg.addr);
+  auto security = LoadServeSecurity(cfg, loopback_bind);
+  if (!security.ok()) return Usage(security.status().message());
+  if (!loopback_bind && !security->tls) {
+    logging::Warn("security.plaintext_wire",
+                  {{"addr", cfg.addr},
+                   {"msg", "--insecure-plaintext-wire: this non-loopback listener is NOT encrypted; credentials "
+                           "and records cross the network in clear"}});
+  }
+  const auto& tls = security->tls;
 
   const std::string& dir = cfg.data_dir;
   io::FileSystem& fs = io::DefaultFileSystem();
@@ -226,8 +236,7 @@ int RunServe(const ServeArgs& args) {
   broker_options.port = static_cast<uint16_t>(std::stoul(cfg.addr.substr(colon + 1)));
   broker_options.io_threads = static_cast<int>(cfg.io_threads);
   broker_options.socket_send_buffer_bytes = static_cast<int>(cfg.socket_send_buffer_bytes);
-  broker_options.tls = *tls;
-  broker_options.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
+  ApplyServeSecurity(cfg, &*security, &broker_options);
   broker_options.max_connections = cfg.max_connections;
   broker_options.credit = broker_options.credit_cap = static_cast<uint32_t>(cfg.consumer_credit);
   broker_options.credit_bytes = broker_options.credit_bytes_cap = cfg.consumer_credit_bytes;
@@ -273,10 +282,14 @@ int RunServe(const ServeArgs& args) {
                    {"exit_code", 0}});
   } else {
     std::cout << "ironbus listening on " << listen_addr << ", data dir " << dir << '\n';
-    if (*tls) {
+    if (tls) {
       std::cout << "tls: TLS 1.3 only"
-                << ((*tls)->requires_client_certificate() ? ", client certificates required" : "")
-                << ", certificate sha256 " << (*tls)->certificate_fingerprint() << '\n';
+                << (tls->requires_client_certificate() ? ", client certificates required" : "")
+                << ", certificate sha256 " << tls->certificate_fingerprint() << '\n';
+    }
+    if (security->identities) {
+      std::cout << "auth: " << security->identities->size() << " identities from " << cfg.auth_config
+                << "; every connection authenticates" << (security->preauth ? ", pre-auth limits on" : "") << '\n';
     }
     std::cout << Summary("recovery", log, opened->report) << '\n';
     if (!dlq_summary.empty()) std::cout << dlq_summary << '\n';
@@ -290,7 +303,8 @@ int RunServe(const ServeArgs& args) {
     std::cout.flush();
   }
   logging::Info("broker.started", {{"addr", listen_addr},
-                                   {"tls", *tls ? std::string((*tls)->requires_client_certificate() ? "mtls" : "tls1.3")
+                                   {"auth", security->identities ? std::string("required") : std::string("off")},
+                                   {"tls", tls ? std::string(tls->requires_client_certificate() ? "mtls" : "tls1.3")
                                                 : std::string("off")},
                                    {"data_dir", dir},
                                    {"health_addr", health ? health->address() : std::string()},
@@ -312,7 +326,7 @@ int RunServe(const ServeArgs& args) {
   const int sig = WaitForStopSignal([&] {
     SdNotifyReload([&] {
       Reload(inputs, &cfg, opened->log.get());
-      ReloadServerTls(cfg, &broker);  // the same paths, re-read: certificate rotation
+      ReloadServeSecurity(cfg, &*security, &broker);  // the same paths, re-read: rotation
     });
   });
   // A second SIGINT/SIGTERM during the drain skips the rest of it (spec 8). Every acked

@@ -46,6 +46,17 @@ struct Config {
   std::string tls_client_ca;
   uint64_t handshake_timeout_ms = 10'000;
   bool insecure_plaintext_wire = false;
+  // Authentication (spec/security.md 2-4, 6.5): the identity table (a secret file; "" = no
+  // authentication), the audit log, the pre-auth defences (non-loopback binds) and the bound on
+  // concurrent Argon2id verifies.
+  std::string auth_config;
+  std::string audit_log = "stderr";
+  uint64_t max_preauth_connections = 128;
+  uint64_t preauth_rate_per_ip = 10;
+  uint64_t auth_failure_lockout = 5;
+  uint64_t auth_failure_window_ms = 60'000;
+  uint64_t auth_lockout_max_ms = 300'000;
+  uint64_t max_concurrent_password_verifies = 2;
   std::string health_addr;  // "" = off
   bool health_allow_public = false;
   uint64_t health_liveness_window_ms = 10'000;
@@ -200,11 +211,14 @@ struct RamEstimate {
   uint64_t term3 = 0;  // max_groups * max_in_flight * kRamPerLeaseBytes
   uint64_t term5 = 0;  // fixed overhead + max_connections * per-connection stack
   uint64_t memory_store = 0;  // storage=memory: max_total_bytes
+  uint64_t password_verifies = 0;  // with --auth-config: concurrent verifies x 19 MiB (Argon2id m)
   uint64_t worst_case = 0;    // saturating sum
   uint64_t ceiling = 0;       // 0 = off
   bool fits() const { return ceiling == 0 || worst_case <= ceiling; }
 };
 RamEstimate EstimateRam(const Config& config);
+// Whether host:port binds loopback only (every resolved address in 127.0.0.0/8 or ::1; spec/security.md 1.2).
+bool BindIsLoopback(const std::string& addr);
 // The refusal text: worst case, ceiling, overage and the caps to lower with their values.
 std::string RamRefusal(const Config& config, const RamEstimate& estimate);
 

@@ -24,8 +24,8 @@ extern char** environ;
 namespace ironbus::config {
 namespace {
 
-constexpr std::string_view kSections[] = {"storage", "durability", "retention", "backpressure", "delivery", "network"};
-constexpr std::string_view kReservedSections[] = {"observability", "auth", "compression"};
+constexpr std::string_view kSections[] = {"storage", "durability", "retention", "backpressure", "delivery", "network", "auth"};
+constexpr std::string_view kReservedSections[] = {"observability", "compression"};
 
 std::string Where(const toml::node& node, const std::string& path) {
   const auto& src = node.source();

@@ -57,12 +57,12 @@ bool IsLoopbackHost(const std::string& host_in) {
   return all_loopback;
 }
 
-// The bind decision table of spec/security.md 1.2, for a non-loopback --addr. Identity tables
-// (--auth-config) are not part of this build yet, so no configuration can satisfy the table's
-// "identity configured" column: every non-loopback bind is refused, with the way forward.
+// The bind decision table of spec/security.md 1.2, for a non-loopback --addr. "Identity
+// configured" = an identity table (--auth-config); serve refuses to start when the table it
+// loads is empty, so a configured table always holds at least one identity.
 void CheckNonLoopbackBind(const Config& c, std::vector<std::string>* errors) {
   const bool tls = !c.tls_cert.empty() && !c.tls_key.empty();
-  const bool identity = false;
+  const bool identity = !c.auth_config.empty();
   const std::string at = "--addr " + c.addr + " is not loopback";
   if (tls && identity) return;
   if (!tls && !c.insecure_plaintext_wire) {
@@ -72,8 +72,8 @@ void CheckNonLoopbackBind(const Config& c, std::vector<std::string>* errors) {
     errors->push_back(at + ": --insecure-plaintext-wire needs an identity table; plaintext and anonymous are " +
                       "never allowed together off loopback");
   } else if (!identity) {
-    errors->push_back(at + ": a non-loopback bind needs an identity table as well as TLS (spec/security.md 1.2); " +
-                      "this build has no identity tables yet, so bind 127.0.0.1 (TLS works there too)");
+    errors->push_back(at + ": a non-loopback bind needs an identity table (--auth-config) as well as TLS " +
+                      "(spec/security.md 1.2)");
   }
 }
 
@@ -206,6 +206,20 @@ void Validate(Loaded* loaded, bool file_set_retention) {
   if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
     errors.push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS with client certificates)");
   }
+  if (!c.tls_client_ca.empty() && c.auth_config.empty()) {
+    errors.push_back("--tls-client-ca needs an identity table (--auth-config) with san identities: a verified "
+                     "certificate alone grants no scope (spec/security.md 2.3)");
+  }
+  if (c.max_concurrent_password_verifies < 1 || c.max_concurrent_password_verifies > 64) {
+    errors.push_back("--max-concurrent-password-verifies must be in 1..64, got " +
+                     std::to_string(c.max_concurrent_password_verifies));
+  }
+  if (c.audit_log != "stderr" && (c.audit_log.size() < 2 || c.audit_log[0] != '@')) {
+    errors.push_back("--audit-log must be stderr or @<file>, got \"" + c.audit_log + "\"");
+  }
+  if (c.auth_failure_window_ms == 0 && c.auth_failure_lockout != 0) {
+    errors.push_back("--auth-failure-window-ms must be > 0 while --auth-failure-lockout is on");
+  }
   if (!c.health_addr.empty()) {
     why.clear();
     const std::string health_host = HostOf(c.health_addr, &why);
@@ -239,6 +253,12 @@ void Validate(Loaded* loaded, bool file_set_retention) {
   if (!ram.fits()) errors.push_back(RamRefusal(c, ram));
 }
 
+bool BindIsLoopback(const std::string& addr) {
+  std::string why;
+  const std::string host = HostOf(addr, &why);
+  return why.empty() && IsLoopbackHost(host);
+}
+
 RamEstimate EstimateRam(const Config& c) {
   RamEstimate r;
   r.per_conn_inflight =
@@ -247,7 +267,9 @@ RamEstimate EstimateRam(const Config& c) {
   r.term3 = SatMul(SatMul(c.max_groups, c.max_in_flight), kRamPerLeaseBytes);
   r.term5 = SatAdd(kRamFixedOverheadBytes, SatMul(c.max_connections, kRamPerConnectionStackBytes));
   r.memory_store = c.storage == "memory" ? c.max_total_bytes : 0;
-  r.worst_case = SatAdd(SatAdd(SatAdd(r.term1, r.term3), r.term5), r.memory_store);
+  // Each Argon2id verify holds its memory cost (19 MiB at the edge parameters, spec 2.2).
+  r.password_verifies = c.auth_config.empty() ? 0 : SatMul(c.max_concurrent_password_verifies, 19456ull * 1024);
+  r.worst_case = SatAdd(SatAdd(SatAdd(SatAdd(r.term1, r.term3), r.term5), r.memory_store), r.password_verifies);
   r.ceiling = c.ram_ceiling_bytes;
   return r;
 }
@@ -260,6 +282,10 @@ std::string RamRefusal(const Config& c, const RamEstimate& r) {
                     Mib(r.term1) + ", groups x in-flight leases " + Mib(r.term3) + ", fixed + connection stacks " +
                     Mib(r.term5);
   if (r.memory_store != 0) out += ", memory store " + Mib(r.memory_store);
+  if (r.password_verifies != 0) {
+    out += ", password verifies " + Mib(r.password_verifies) + " (--max-concurrent-password-verifies " +
+           std::to_string(c.max_concurrent_password_verifies) + " x 19 MiB)";
+  }
   out += ". Lower --max-connections (" + std::to_string(c.max_connections) + "), --consumer-credit-bytes (" +
          std::to_string(c.consumer_credit_bytes) + (c.consumer_credit_bytes == 0 ? " = unlimited" : "") +
          "), --consumer-credit (" + std::to_string(c.consumer_credit) + "), --max-groups (" +

@@ -30,6 +30,7 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
   std::map<uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu
   uint64_t next_session_id = 0;                         // guarded by mu
   std::shared_ptr<const security::TlsContext> tls;      // guarded by mu; for new connections
+  std::shared_ptr<const security::IdentityTable> identities;  // guarded by mu; for new connections
   bool stopping = false;                                // guarded by mu
 
   // Declared after `shared` and the registry: destroyed before them, so nothing the io
@@ -61,6 +62,37 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
         co_await backoff.async_wait(as_tuple(use_awaitable));
         continue;
       }
+      // Pre-auth defences first (spec/security.md 4: lockout, rate, half-open cap), before any
+      // byte is read or any session exists.
+      Session::Admission admission;
+      {
+        asio::error_code peer_ec;
+        auto remote = socket.remote_endpoint(peer_ec);
+        if (!peer_ec) {
+          auto address = remote.address();
+          if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+            address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+          }
+          admission.peer_ip = address.to_string();
+        }
+      }
+      if (shared->preauth) {
+        security::PreauthGate::Admission a = shared->preauth->Admit(admission.peer_ip);
+        if (a.verdict != security::PreauthVerdict::kAdmit) {
+          if (shared->audit) shared->audit->PreauthRejection(admission.peer_ip, a.verdict);
+          static logging::RateLimit preauth_limit;
+          if (uint64_t suppressed = 0; preauth_limit.Allow(&suppressed)) {
+            logging::LogTo(shared->log_line, logging::Level::kWarn, "conn.refused",
+                           {{"reason", std::string(security::PreauthVerdictName(a.verdict))},
+                            {"source_ip", admission.peer_ip},
+                            {"suppressed", suppressed}});
+          }
+          asio::error_code ignored;
+          socket.close(ignored);
+          continue;
+        }
+        admission.preauth_slot = std::move(a.slot);
+      }
       std::shared_ptr<Session> session;
       {
         std::lock_guard<std::mutex> lock(mu);
@@ -72,7 +104,9 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
             socket.set_option(asio::socket_base::send_buffer_size(shared->options.socket_send_buffer_bytes), ignored);
           }
           const uint64_t id = next_session_id++;
-          session = std::make_shared<Session>(std::move(socket), tls, shared, id);
+          admission.tls = tls;
+          admission.identities = identities;
+          session = std::make_shared<Session>(std::move(socket), std::move(admission), shared, id);
           sessions.emplace(id, session);
         }
       }
@@ -124,6 +158,14 @@ Broker::Broker(storage::Log* log, storage::Appender* appender, queue::Groups* gr
   shared.options = std::move(options);
   shared.log_line = shared.options.log_sink;  // empty: logging::Log (stderr)
   impl_->tls = shared.options.tls;
+  impl_->identities = shared.options.identities;
+  if (shared.options.preauth) {
+    shared.preauth = std::make_unique<security::PreauthGate>(*shared.options.preauth, SystemClock::Default());
+  }
+  shared.audit = shared.options.audit;
+  if (shared.options.identities) {
+    shared.password_pool = std::make_unique<asio::thread_pool>(std::max(1, shared.options.max_concurrent_password_verifies));
+  }
   shared.dedup = std::make_unique<queue::DedupWindow>(SystemClock::Default(), shared.options.dedup);
   if (groups != nullptr) {
     shared.consume = std::make_unique<ConsumeService>(groups, SystemClock::Default(), shared.log_line);
@@ -222,6 +264,8 @@ void Broker::Stop() {
     for (auto& session : impl.Live()) session->Abort();
     (void)impl.WaitForSessions(std::chrono::milliseconds(5'000));
   }
+  // Password verifies still running finish and post to the io context, which still runs.
+  if (impl.shared->password_pool) impl.shared->password_pool->join();
   // 4. Whatever is still queued is appended and synced; its completions are posted to the
   // io context, which is still running, and find their sessions closed.
   Status appender_stopped = impl.shared->appender->Stop();
@@ -259,6 +303,15 @@ BrokerStats Broker::stats() const {
   out.tls_handshakes = s.tls_handshakes;
   out.tls_handshake_failures = s.tls_handshake_failures;
   out.handshake_timeouts = s.handshake_timeouts;
+  out.auth_successes = s.auth_successes;
+  out.auth_failures = s.auth_failures;
+  out.authz_denials = s.authz_denials;
+  if (s.preauth) {
+    out.preauth_locked_out = s.preauth->rejected(security::PreauthVerdict::kLockedOut);
+    out.preauth_rate_limited = s.preauth->rejected(security::PreauthVerdict::kRateLimited);
+    out.preauth_half_open_cap = s.preauth->rejected(security::PreauthVerdict::kHalfOpenCap);
+    out.preauth_half_open = s.preauth->half_open();
+  }
   if (s.consume) {
     const ConsumeStats c = s.consume->stats();
     out.fetches = c.fetches;
@@ -293,6 +346,16 @@ void Broker::PostProbe(std::function<void()> done) { asio::post(impl_->io, std::
 
 void Broker::NotifyAppended() {
   if (impl_->shared->consume) impl_->shared->consume->NotifyAppended();
+}
+
+Status Broker::ReplaceIdentities(std::shared_ptr<const security::IdentityTable> identities) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if ((identities == nullptr) != (impl_->identities == nullptr)) {
+    return Status::FailedPrecondition(identities ? "authentication cannot be turned on without a restart"
+                                                 : "authentication cannot be turned off without a restart");
+  }
+  impl_->identities = std::move(identities);
+  return Status::Ok();
 }
 
 Status Broker::ReplaceTls(std::shared_ptr<const security::TlsContext> tls) {

@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,9 @@
 #include "protocol/wire_format.h"
 #include "queue/dedup_window.h"
 #include "queue/groups.h"
+#include "security/audit.h"
+#include "security/identities.h"
+#include "security/preauth.h"
 #include "security/tls.h"
 #include "storage/appender.h"
 #include "storage/log.h"
@@ -99,9 +103,24 @@ struct BrokerOptions {
   // TLS 1.3 on every connection (spec/security.md 1.1); null = plain TCP. ReplaceTls swaps it
   // for new connections (certificate rotation on SIGHUP).
   std::shared_ptr<const security::TlsContext> tls;
-  // A TLS connection must finish its handshake within this, or it is closed (a pre-auth
-  // defence: a stalled handshake holds a slot). 0 = only idle_timeout applies.
+  // A connection must finish its handshake within this (TLS, and with identities an
+  // authenticated Connect), or it is closed (a pre-auth defence: a stalled handshake holds a
+  // slot). 0 = only idle_timeout applies.
   std::chrono::milliseconds handshake_timeout{10'000};
+  // Authentication (spec/security.md 2, 3): with a table, every connection (loopback included)
+  // authenticates in its Connect and is pinned to that identity's scopes until it closes; any
+  // failure or a verb outside the scopes gets `Authorization Violation` and a close. null = no
+  // authentication. ReplaceIdentities swaps it for new connections (SIGHUP).
+  std::shared_ptr<const security::IdentityTable> identities;
+  // Argon2id verifies run on this many threads of their own (never an io thread); the others
+  // wait in order, each connection still holding its half-open slot (spec 2.2).
+  int max_concurrent_password_verifies = 2;
+  // Pre-authentication defences (spec 4): lockout, per-source rate, half-open cap, checked at
+  // accept. serve sets them for a non-loopback bind only; none = off.
+  std::optional<security::PreauthOptions> preauth;
+  // Security audit events (authn, authz denial, pre-auth rejection). Must outlive the broker;
+  // null = none.
+  security::AuditLog* audit = nullptr;
   // Operator log lines (a malformed stream, an idle or slow client cut, a shed, a fatal storage
   // error), rendered by base/log.h (docs/logging.md). Called from io threads; must be
   // thread-safe. Empty = logging::Log, i.e. stderr.
@@ -126,6 +145,14 @@ struct BrokerStats {
   uint64_t tls_handshakes = 0;          // completed TLS handshakes
   uint64_t tls_handshake_failures = 0;  // refused or broken TLS handshakes (incl. plaintext on TLS)
   uint64_t handshake_timeouts = 0;      // closed for not finishing the handshake in time
+  uint64_t auth_successes = 0;          // authenticated Connects
+  uint64_t auth_failures = 0;           // refused credentials (Authorization Violation)
+  uint64_t authz_denials = 0;           // verbs outside the connection's scopes
+  // Pre-auth refusals at accept (0 when the defences are off), and the half-open count now.
+  uint64_t preauth_locked_out = 0;
+  uint64_t preauth_rate_limited = 0;
+  uint64_t preauth_half_open_cap = 0;
+  uint64_t preauth_half_open = 0;
 };
 
 class Broker {
@@ -156,6 +183,9 @@ class Broker {
   // New connections use `tls` from now on; open ones keep the context they were made with.
   // Refused (FailedPrecondition) when it would turn TLS on or off: that needs a restart.
   Status ReplaceTls(std::shared_ptr<const security::TlsContext> tls);
+  // New connections authenticate against `identities` from now on; open ones keep the identity
+  // they have. Refused when it would turn authentication on or off (a restart).
+  Status ReplaceIdentities(std::shared_ptr<const security::IdentityTable> identities);
 
   struct Impl;
 

@@ -329,6 +329,19 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   e.Family("ironbus_tls_handshakes_total", "counter", "TLS handshakes by result (0 when TLS is off).");
   e.Sample("ironbus_tls_handshakes_total", s.broker.tls_handshakes, {{"result", "ok"}});
   e.Sample("ironbus_tls_handshakes_total", s.broker.tls_handshake_failures, {{"result", "failed"}});
+  // spec/security.md 4: every refusal at accept, by reason (the global cap included).
+  e.Family("ironbus_connections_rejected_total", "counter", "Connections refused at accept, by reason.");
+  e.Sample("ironbus_connections_rejected_total", s.broker.connections_refused, {{"reason", "max_connections"}});
+  e.Sample("ironbus_connections_rejected_total", s.broker.preauth_rate_limited, {{"reason", "rate_limited"}});
+  e.Sample("ironbus_connections_rejected_total", s.broker.preauth_half_open_cap, {{"reason", "half_open_cap"}});
+  e.Sample("ironbus_connections_rejected_total", s.broker.preauth_locked_out, {{"reason", "locked_out"}});
+  e.Gauge("ironbus_preauth_connections", "Connections accepted and not yet authenticated (pre-auth defences on).",
+          s.broker.preauth_half_open);
+  e.Family("ironbus_authentications_total", "counter", "Connect authentications by result (0 without --auth-config).");
+  e.Sample("ironbus_authentications_total", s.broker.auth_successes, {{"result", "success"}});
+  e.Sample("ironbus_authentications_total", s.broker.auth_failures, {{"result", "failure"}});
+  e.Counter("ironbus_authz_denials_total", "Verbs refused for lack of scope (the connection is closed).",
+            s.broker.authz_denials);
 
   // Core gauges.
   e.Gauge("ironbus_flushed_offset", "Durable log head.", s.log.durable_offset);

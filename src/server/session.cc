@@ -42,9 +42,8 @@ bool LooksLikeTlsClientHello(ByteView first) {
 
 }  // namespace
 
-Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<const security::TlsContext> tls,
-                 std::shared_ptr<BrokerShared> shared, uint64_t id)
-    : transport_(std::move(socket), std::move(tls)),
+Session::Session(asio::ip::tcp::socket socket, Admission admission, std::shared_ptr<BrokerShared> shared, uint64_t id)
+    : transport_(std::move(socket), std::move(admission.tls)),
       strand_(transport_.get_executor()),
       shared_(std::move(shared)),
       options_(shared_->options),
@@ -54,7 +53,11 @@ Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<const security::T
       writer_wake_(strand_),
       watchdog_(strand_),
       submit_timer_(strand_),
-      last_activity_(SteadyClock::now()) {
+      identities_(std::move(admission.identities)),
+      preauth_slot_(std::move(admission.preauth_slot)),
+      peer_ip_(std::move(admission.peer_ip)),
+      last_activity_(SteadyClock::now()),
+      handshake_deadline_(last_activity_ + options_.handshake_timeout) {
   asio::error_code ec;
   const auto remote = transport_.socket().remote_endpoint(ec);
   peer_ = ec ? "connection " + std::to_string(id_)
@@ -113,6 +116,7 @@ void Session::Close(const std::string& reason) {
   }
   // Its leases are released at once (redelivered to others, delivery counts kept).
   if (consumer_) shared_->consume->Disconnect(id_);
+  preauth_slot_.Release();  // a dropped handshake frees its half-open slot at once
   asio::error_code ignored;
   transport_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   transport_.socket().close(ignored);
@@ -124,8 +128,6 @@ void Session::Close(const std::string& reason) {
 
 asio::awaitable<bool> Session::TlsHandshake() {
   handshaking_ = true;
-  handshake_deadline_ = SteadyClock::now() + options_.handshake_timeout;
-  if (options_.handshake_timeout.count() > 0) watchdog_.cancel();  // re-arm for the deadline
   auto [ec] = co_await transport_.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
   handshaking_ = false;
   if (closed_) co_return false;
@@ -225,6 +227,10 @@ asio::awaitable<bool> Session::ProcessFrames() {
         break;
       case Next::kStopReading:
         co_return false;
+      case Next::kVerifyPassword:
+        co_await VerifyPassword();
+        if (closed_ || reader_done_ || !identity_) co_return false;
+        break;
     }
   }
 }
@@ -355,7 +361,7 @@ asio::awaitable<void> Session::Watchdog() {
         break;
       }
       next = linger_deadline_;
-    } else if (handshaking_ && options_.handshake_timeout.count() > 0) {
+    } else if (AwaitingHandshake() && options_.handshake_timeout.count() > 0) {
       if (now >= handshake_deadline_) {
         shared_->handshake_timeouts++;
         static logging::RateLimit limit;

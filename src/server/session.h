@@ -64,6 +64,12 @@ struct BrokerShared {
   std::atomic<uint64_t> tls_handshakes{0};
   std::atomic<uint64_t> tls_handshake_failures{0};
   std::atomic<uint64_t> handshake_timeouts{0};
+  std::atomic<uint64_t> auth_successes{0};
+  std::atomic<uint64_t> auth_failures{0};
+  std::atomic<uint64_t> authz_denials{0};
+  std::unique_ptr<security::PreauthGate> preauth;  // null = the defences are off
+  security::AuditLog* audit = nullptr;             // options.audit
+  std::unique_ptr<asio::thread_pool> password_pool;  // Argon2id verifies, off the io threads
   std::unique_ptr<queue::DedupWindow> dedup;
   std::unique_ptr<ConsumeService> consume;
   std::function<void(std::string_view)> log_line;  // options.log_sink; empty = base/log.h on stderr
@@ -74,10 +80,16 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   using SteadyClock = std::chrono::steady_clock;
 
-  // `socket`'s executor must be a strand. With `tls`, the connection speaks TLS 1.3 from its
-  // first byte.
-  Session(asio::ip::tcp::socket socket, std::shared_ptr<const security::TlsContext> tls,
-          std::shared_ptr<BrokerShared> shared, uint64_t id);
+  // What the accept loop decided for this connection.
+  struct Admission {
+    std::shared_ptr<const security::TlsContext> tls;  // TLS 1.3 from the first byte; null = plain
+    std::shared_ptr<const security::IdentityTable> identities;  // must authenticate; null = no auth
+    security::PreauthGate::Slot preauth_slot;  // the half-open slot, given back once authenticated
+    std::string peer_ip;                       // for the lockout and the audit log
+  };
+
+  // `socket`'s executor must be a strand.
+  Session(asio::ip::tcp::socket socket, Admission admission, std::shared_ptr<BrokerShared> shared, uint64_t id);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -89,7 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Abort();
 
  private:
-  enum class Next : uint8_t { kContinue, kSubmitWait, kStopReading };
+  enum class Next : uint8_t { kContinue, kSubmitWait, kStopReading, kVerifyPassword };
   // One produce between its decode and its reply.
   struct Produce {
     std::optional<uint64_t> slot;  // its reply slot; none at level 0
@@ -116,6 +128,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // session_frames.cc
   Next Dispatch(uint8_t tag, ByteView body);
   void HandleConnect(ByteView body);
+  void HandleConnect(const protocol::Connect& connect);
+  // session_auth.cc: the Connect of a connection that must authenticate, and the scope gate.
+  Next AuthenticateConnect(ByteView body);
+  asio::awaitable<void> VerifyPassword();
+  void FinishAuthentication(security::Mechanism mechanism, const security::AuthResult& result);
+  // Sends `Authorization Violation` and stops reading; the writer closes after it (spec 2).
+  Next AuthorizationViolation();
+  bool AwaitingHandshake() const;
   Next HandlePub(ByteView body, bool fire_and_forget);
   Next Submit(storage::AppendRequest request, const Produce& produce);
   storage::Completion MakeCompletion(const Produce& produce);
@@ -158,6 +178,18 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::cancellation_signal read_cancel_;
 
   bool read_any_ = false;        // the connection's first bytes have arrived
+  // Authentication: the table this connection checks against (fixed at accept), the identity it
+  // is pinned to once its Connect authenticated, and a Connect waiting for a password verify.
+  const std::shared_ptr<const security::IdentityTable> identities_;
+  std::optional<security::Identity> identity_;
+  security::PreauthGate::Slot preauth_slot_;
+  const std::string peer_ip_;
+  struct PendingPassword {
+    protocol::Connect connect;
+    Bytes username;
+    Bytes password;
+  };
+  std::optional<PendingPassword> pending_password_;
   bool handshaking_ = false;     // a TLS handshake has not finished yet (handshake_timeout runs)
   bool connected_ = false;       // a Connect was answered with Info
   bool consumer_ = false;        // used a consume verb: its group membership ends with it

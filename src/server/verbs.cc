@@ -61,4 +61,35 @@ ProduceRefusal RefusalFor(const Status& status) {
   return r;
 }
 
+std::string VerbName(uint8_t tag) {
+  using pr = protocol::Tag;
+  switch (static_cast<pr>(tag)) {
+    case pr::kConnect: return "Connect";
+    case pr::kPing: return "Ping";
+    case pr::kPub: return "Pub";
+    case pr::kSub: return "Sub";
+    case pr::kUnsub: return "Unsub";
+    case pr::kAck: return "Ack";
+    case pr::kFlow: return "Flow";
+    case pr::kCumulativeAck: return "CumulativeAck";
+    case pr::kFetch: return "Fetch";
+    case pr::kStreamFetch: return "StreamFetch";
+    case pr::kStreamCommit: return "StreamCommit";
+    case pr::kStreamDeclare: return "StreamDeclare";
+    case pr::kStreamInfo: return "StreamInfo";
+    case pr::kPubTo: return "PubTo";
+    case pr::kSubTo: return "SubTo";
+    case pr::kBindSubject: return "BindSubject";
+    case pr::kPubSubject: return "PubSubject";
+    case pr::kSubSubject: return "SubSubject";
+    case pr::kTxnPrepare: return "TxnPrepare";
+    case pr::kTxnCommit: return "TxnCommit";
+    case pr::kTxnRollback: return "TxnRollback";
+    case pr::kTxnCheckResult: return "TxnCheckResult";
+    case pr::kTxnListen: return "TxnListen";
+    case pr::kPauseGroup: return "PauseGroup";
+    default: return "tag " + std::to_string(tag);
+  }
+}
+
 }  // namespace ironbus::server

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "base/status.h"
 #include "protocol/messages.h"
@@ -21,6 +22,8 @@ TagClass ClassifyTag(uint8_t tag);
 // Every other client verb (streams, subjects, Tier-S, transactions, pause) is answered with
 // Err "verb not supported on this connection" until its subsystem lands.
 bool IsHandled(uint8_t tag);
+// "Pub", "Sub", ... for logs and the audit log's authz_denial; "tag N" for tags without a name.
+std::string VerbName(uint8_t tag);
 // Sub, Unsub, Ack, Flow, Fetch, CumulativeAck (spec/protocol.md 8).
 bool IsConsumeVerb(uint8_t tag);
 

@@ -115,9 +115,9 @@ TEST_F(ConfigTest, AllowUnknownConfigDowngradesToWarnings) {
 }
 
 TEST_F(ConfigTest, ReservedSectionsWarnOncePerSection) {
-  const Loaded l = LoadWith("[observability]\na = 1\nb = 2\n[auth]\nc = 3\n[compression]\n");
+  const Loaded l = LoadWith("[observability]\na = 1\nb = 2\n[compression]\n");
   ASSERT_TRUE(l.ok()) << Joined(l.errors);
-  ASSERT_EQ(l.warnings.size(), 2u) << Joined(l.warnings);  // the empty [compression] says nothing
+  ASSERT_EQ(l.warnings.size(), 1u) << Joined(l.warnings);  // the empty [compression] says nothing
   EXPECT_NE(Joined(l.warnings).find("ironbus.toml:1:1: section [observability] is reserved"), std::string::npos)
       << Joined(l.warnings);
 }
@@ -166,11 +166,28 @@ TEST_F(ConfigTest, CharactersTheTomlParserMishandlesAreRefusedWithTheirPositionN
   EXPECT_TRUE(LoadWith("# \xe2\x9c\x93 ok\n[storage]\ndata_dir = \"/data/\xe2\x9c\x93\"\n").ok());
 }
 
+// [auth] is a real section now (spec/security.md): its keys load, a typo is an error.
+TEST_F(ConfigTest, AuthSectionKeys) {
+  const Loaded l = LoadWith(
+      "[auth]\nconfig = \"/etc/ironbus/auth.toml\"\naudit_log = \"@/var/log/ironbus-audit.jsonl\"\n"
+      "max_preauth_connections = 64\nfailure_lockout = 3\nmax_concurrent_password_verifies = 1\n");
+  ASSERT_TRUE(l.ok()) << Joined(l.errors);
+  EXPECT_EQ(l.config.auth_config, "/etc/ironbus/auth.toml");
+  EXPECT_EQ(l.config.audit_log, "@/var/log/ironbus-audit.jsonl");
+  EXPECT_EQ(l.config.max_preauth_connections, 64u);
+  EXPECT_EQ(l.config.auth_failure_lockout, 3u);
+  EXPECT_EQ(l.config.max_concurrent_password_verifies, 1u);
+  const Loaded typo = LoadWith("[auth]\nconfg = \"/x\"\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(Joined(typo.errors).find("unknown config key `auth.confg`"), std::string::npos) << Joined(typo.errors);
+}
+
 // [network.tls] is the one nested table (spec/cli-config-ops.md 5.3, spec/security.md 1.1).
 TEST_F(ConfigTest, NetworkTlsIsANestedTable) {
   const Loaded l = LoadWith(
       "[network]\nlisten = \"127.0.0.1:7777\"\nhandshake_timeout_ms = \"5s\"\n\n[network.tls]\n"
-      "cert = \"/etc/ironbus/broker.pem\"\nkey = \"/etc/ironbus/broker.key\"\nclient_ca = \"/etc/ironbus/ca.pem\"\n");
+      "cert = \"/etc/ironbus/broker.pem\"\nkey = \"/etc/ironbus/broker.key\"\nclient_ca = \"/etc/ironbus/ca.pem\"\n"
+      "[auth]\nconfig = \"/etc/ironbus/auth.toml\"\n");
   ASSERT_TRUE(l.ok()) << Joined(l.errors);
   EXPECT_EQ(l.config.tls_cert, "/etc/ironbus/broker.pem");
   EXPECT_EQ(l.config.tls_key, "/etc/ironbus/broker.key");

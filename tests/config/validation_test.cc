@@ -121,10 +121,14 @@ TEST_F(Validation, TheBindRule) {
   ExpectOk(with({{"--addr", "localhost:7777"}}, tls));
   // Off loopback: never silent plaintext, never plaintext and anonymous, and (decided) never
   // TLS without an identity table.
+  const Flags auth = {{"--auth-config", "/etc/ironbus/auth.toml"}};
   for (const char* addr : {"0.0.0.0:7777", "[::]:7777", "192.0.2.7:7777"}) {
     ExpectError({{"--addr", addr}}, "plaintext is never allowed off loopback");
+    ExpectError(with({{"--addr", addr}}, auth), "plaintext is never allowed off loopback");
     ExpectError({{"--addr", addr}, {"--insecure-plaintext-wire", "true"}}, "plaintext and anonymous");
-    ExpectError(with({{"--addr", addr}}, tls), "needs an identity table as well as TLS");
+    ExpectError(with({{"--addr", addr}}, tls), "needs an identity table (--auth-config) as well as TLS");
+    ExpectOk(with(with({{"--addr", addr}}, tls), auth));
+    ExpectOk(with({{"--addr", addr}, {"--insecure-plaintext-wire", "true"}}, auth));  // warned at start
   }
   // A name that does not resolve to loopback only is not loopback.
   ExpectError({{"--addr", "no-such-host.invalid:7777"}}, "is not loopback");
@@ -134,7 +138,19 @@ TEST_F(Validation, TlsMaterialComesInPairs) {
   ExpectError({{"--tls-cert", "/c.pem"}}, "--tls-cert needs --tls-key");
   ExpectError({{"--tls-key", "/c.key"}}, "--tls-key needs --tls-cert");
   ExpectError({{"--tls-client-ca", "/ca.pem"}}, "--tls-client-ca needs --tls-cert and --tls-key");
-  ExpectOk({{"--tls-cert", "/c.pem"}, {"--tls-key", "/c.key"}, {"--tls-client-ca", "/ca.pem"}});
+  ExpectError({{"--tls-cert", "/c.pem"}, {"--tls-key", "/c.key"}, {"--tls-client-ca", "/ca.pem"}},
+              "a verified certificate alone grants no scope");
+  ExpectOk({{"--tls-cert", "/c.pem"}, {"--tls-key", "/c.key"}, {"--tls-client-ca", "/ca.pem"}, {"--auth-config", "/a"}});
+}
+
+TEST_F(Validation, AuthKnobs) {
+  ExpectError({{"--max-concurrent-password-verifies", "0"}}, "--max-concurrent-password-verifies must be in 1..64");
+  ExpectError({{"--audit-log", "syslog"}}, "--audit-log must be stderr or @<file>");
+  ExpectOk({{"--audit-log", "@/var/log/ironbus-audit.jsonl"}});
+  // Each Argon2id verify holds 19 MiB: the RAM guard counts them once an identity table is set.
+  ExpectOk({{"--profile", "edge-tiny"}});
+  ExpectError({{"--profile", "edge-tiny"}, {"--auth-config", "/a"}, {"--max-concurrent-password-verifies", "4"}},
+              "password verifies");
 }
 
 TEST_F(Validation, RetentionSectionWithEveryBoundZeroIsRefused) {

@@ -3,6 +3,7 @@
 // anything opens, and certificate rotation by SIGHUP that keeps connected clients.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -83,7 +84,13 @@ TEST_F(TlsE2E, TheCliPublishesAndConsumesOverTls13) {
 }
 
 TEST_F(TlsE2E, MutualTlsNeedsAClientCertificateFromTheConfiguredCa) {
-  Broker broker(data_, scratch_.path(), TlsFlags(server_, pki_->ca().cert_file));
+  // mTLS maps the certificate's SAN to an identity of the table; verification alone grants nothing.
+  const std::string table = WriteFile("auth.toml", "[[identity]]\nname = \"sensor-7\"\nscopes = [\"publish\"]\n"
+                                                   "san = [\"spiffe://edge/sensor-7\"]\n");
+  ASSERT_EQ(::chmod(table.c_str(), 0600), 0);
+  std::vector<std::string> flags = TlsFlags(server_, pki_->ca().cert_file);
+  flags.insert(flags.end(), {"--auth-config", table});
+  Broker broker(data_, scratch_.path(), flags);
   const std::string addr = broker.WaitListening();
   ASSERT_FALSE(addr.empty()) << broker.errors();
   EXPECT_NE(broker.output().find("client certificates required"), std::string::npos) << broker.output();
@@ -91,9 +98,18 @@ TEST_F(TlsE2E, MutualTlsNeedsAClientCertificateFromTheConfiguredCa) {
   RunResult anonymous = Run("pub --addr " + addr + ca + " no-certificate");
   EXPECT_EQ(anonymous.exit_code, 5) << anonymous.out << anonymous.err;
   TestCert sensor = pki_->Issue("sensor-7", "URI:spiffe://edge/sensor-7");
-  RunResult with_cert =
-      Run("pub --addr " + addr + ca + " --tls-cert " + sensor.cert_file + " --tls-key " + sensor.key_file + " hello");
+  const std::string cert = " --tls-cert " + sensor.cert_file + " --tls-key " + sensor.key_file;
+  RunResult with_cert = Run("pub --addr " + addr + ca + cert + " --auth-mtls hello");
   EXPECT_EQ(with_cert.exit_code, 0) << with_cert.err;
+  // A certificate the CA signed, but no mTLS credential in Connect: Authorization Violation.
+  RunResult no_credential = Run("pub --addr " + addr + ca + cert + " hello");
+  EXPECT_NE(no_credential.exit_code, 0);
+  EXPECT_NE(no_credential.err.find("Authorization Violation"), std::string::npos) << no_credential.err;
+  TestCert stranger = pki_->Issue("sensor-9", "URI:spiffe://edge/sensor-9");
+  RunResult unknown = Run("pub --addr " + addr + ca + " --tls-cert " + stranger.cert_file + " --tls-key " +
+                          stranger.key_file + " --auth-mtls hello");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("Authorization Violation"), std::string::npos) << unknown.err;
   RunResult half = Run("pub --addr " + addr + ca + " --tls-cert " + sensor.cert_file + " x");
   EXPECT_EQ(half.exit_code, 1) << half.err;  // usage: a certificate without its key
   EXPECT_EQ(broker.Stop(), 0) << broker.errors();
