@@ -30,7 +30,8 @@
 //             runs one verify against a fixed dummy PHC (edge profile, minted once per process,
 //             at the first load of a table with password identities), so both paths cost one
 //             verify. Residual: a user with k PHC strings (mid-rotation) costs k verifies on a
-//             wrong password. Bound concurrency with PasswordVerifyLimiter (password_limiter.h).
+//             wrong password. The broker runs these on a pool of max_concurrent_password_verifies
+//             threads (server/session_auth.cc), never on an io thread.
 //   mtls      exact string match of the SAN identity (first URI SAN, else first DNS SAN; the
 //             caller extracts it from the verified certificate).
 //
