@@ -175,6 +175,13 @@ int RunServe(const ServeArgs& args) {
     auto keys = storage::LoadKeyRing(cfg.encryption_key_file, cfg.encryption_old_key_files, suite);
     if (!keys.ok()) return Usage(keys.status().message());
     log_options.keys = std::move(keys).value();
+    if (log_options.keys != nullptr) {
+      // Ids and the suite only: key bytes are never logged (spec/security.md 6.4).
+      logging::Info("encryption.at_rest",
+                    {{"active_key_id", log_options.keys->active_id()},
+                     {"suite", std::string(format::AeadSuiteName(log_options.keys->suite()))},
+                     {"keys_loaded", static_cast<uint64_t>(log_options.keys->ids().size())}});
+    }
   }
   const queue::QueueOptions queue_options = config::ToQueueOptions(cfg);
   if (Status s = queue_options.Validate(); !s.ok()) return Usage(s.message());
