@@ -160,6 +160,24 @@ TEST(EncryptionRecoveryTest, UnknownKeyIdIsReportedNotServed) {
   EXPECT_EQ(report.events[0].reason, LossReason::kUnknownKeyId);
 }
 
+TEST(EncryptionRecoveryTest, AnUnknownSuiteIdIsRefusedAsUnknownKeyIdEvenWithTheKeyLoaded) {
+  io::SimFileSystem fs;
+  auto keys = Ring(3, {{3, 0x33}});
+  Session(&fs, keys, {"rec-0"});
+  const std::string path = testing::SegPath(kDir, 0);
+  Bytes file = testing::ReadFile(&fs, path);
+  format::SegmentHeader h;
+  ASSERT_EQ(format::DecodeSegmentHeader(file, &h), format::SegmentHeaderError::kOk);
+  format::SetSegmentEncryption(&h, /*suite_id=*/3, format::SegmentKeyId(h));  // CRC recomputed below
+  const Bytes head = format::EncodeSegmentHeader(h);
+  std::copy(head.begin(), head.end(), file.begin());
+  testing::WriteFile(&fs, path, file);
+  LossReport report;
+  EXPECT_TRUE(Served(&fs, keys, &report).empty());
+  ASSERT_EQ(report.events.size(), 1u);
+  EXPECT_EQ(report.events[0].reason, LossReason::kUnknownKeyId);
+}
+
 TEST(EncryptionRecoveryTest, RotationKeepsOldSegmentsReadableAndWithoutTheOldKeyTheyAreReportedLosses) {
   io::SimFileSystem fs;
   Session(&fs, Ring(1, {{1, 0x01}}), {"one-a", "one-b"});
