@@ -63,6 +63,12 @@ TEST_F(EncryptionE2E, PayloadsAreNotOnDiskInClearAndComeBackAfterARestart) {
   RunResult blind = Run("dump --data-dir '" + data_ + "' --payload text");
   EXPECT_EQ(blind.out.find("top-secret-payload"), std::string::npos) << blind.out;
   EXPECT_NE((blind.out + blind.err).find("unknown_key_id"), std::string::npos) << blind.out << blind.err;
+  // verify: clean with the key; without it the encrypted records are reported, not silently fine.
+  RunResult verified = Run("verify --data-dir '" + data_ + "' --encryption-key-file '" + key + "'");
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  RunResult unverified = Run("verify --data-dir '" + data_ + "'");
+  EXPECT_NE(unverified.exit_code, 0) << unverified.out;
+  EXPECT_NE((unverified.out + unverified.err).find("unknown_key_id"), std::string::npos) << unverified.out;
 }
 
 TEST_F(EncryptionE2E, AKeyFileReadableByOthersStopsTheStart) {
