@@ -14,7 +14,8 @@ std::string DefaultDataDir() {
 
 std::string ResolvedDataDir(const config::Config& c) { return c.data_dir.empty() ? DefaultDataDir() : c.data_dir; }
 
-Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uint64_t max_segment_bytes) {
+Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uint64_t max_segment_bytes,
+                                 std::shared_ptr<const format::KeyRing> keys) {
   ASSIGN_OR_RETURN(bool is_dir, fs->IsDirectory(dir));
   if (!is_dir) {
     ASSIGN_OR_RETURN(bool exists, fs->Exists(dir));
@@ -24,6 +25,7 @@ Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uin
   recovery::RecoveryOptions options;
   options.mode = recovery::Mode::kDryRun;
   options.max_segment_bytes = max_segment_bytes;
+  options.keys = keys;
   ReadOnlyLog out;
   ASSIGN_OR_RETURN(out.recovered, recovery::Recover(fs, dir, options));
   storage::LogState state = out.recovered.state;
@@ -32,6 +34,7 @@ Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uin
   if (state.frozen_reason.empty()) state.frozen_reason = "opened read-only by an offline tool";
   storage::LogOptions log_options;
   log_options.max_segment_bytes = max_segment_bytes;
+  log_options.keys = std::move(keys);
   ASSIGN_OR_RETURN(out.log, storage::Log::Open(fs, std::move(state), log_options, SystemClock::Default()));
   return out;
 }

@@ -27,7 +27,9 @@ struct ReadOnlyLog {
 };
 
 // NotFound when `dir` does not exist (exit 2). FailedPrecondition for reference data this
-// build does not support. Never writes to `dir`.
-Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uint64_t max_segment_bytes);
+// build does not support. Never writes to `dir`. `keys` (may be null) authenticates and opens
+// encrypted segments; without them those are reported UnknownKeyId and serve nothing.
+Result<ReadOnlyLog> OpenReadOnly(io::FileSystem* fs, const std::string& dir, uint64_t max_segment_bytes,
+                                 std::shared_ptr<const format::KeyRing> keys = nullptr);
 
 }  // namespace ironbus::cli

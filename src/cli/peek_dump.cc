@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/data_dir.h"
 #include "cli/exit_codes.h"
@@ -15,6 +16,7 @@
 #include "format/segment_name.h"
 #include "format/record_format.h"
 #include "io/posix_file_system.h"
+#include "storage/key_file.h"
 
 namespace ironbus::cli {
 namespace {
@@ -31,6 +33,8 @@ struct ReadFlags {
   bool dlq = false;
   uint64_t max_segment_bytes = format::kDefaultSegmentBytes;
   PayloadFormat payload = PayloadFormat::kNone;
+  std::string encryption_key_file;               // at-rest keys (docs/security.md)
+  std::vector<std::string> encryption_old_key_files;
 };
 
 std::string Base64(ByteView in) {
@@ -189,7 +193,11 @@ int RunRead(const ReadFlags& flags) {
     auto has_dlq = fs.IsDirectory(dir);
     if (has_dlq.ok() && !*has_dlq) return kExitOk;  // no dead letters yet: nothing to show, nothing created
   }
-  auto opened = OpenReadOnly(&fs, dir, flags.max_segment_bytes);
+  // Read-only use of the keys: the active one is just one more key to read with.
+  auto keys = storage::LoadKeyRing(flags.encryption_key_file, flags.encryption_old_key_files,
+                                   format::AeadSuite::kAes256Gcm);
+  if (!keys.ok()) return Fail(flags.command, flags.json, kExitUsage, keys.status().message());
+  auto opened = OpenReadOnly(&fs, dir, flags.max_segment_bytes, std::move(keys).value());
   if (!opened.ok()) {
     const Status& s = opened.status();
     const int code = s.IsNotFound() ? kExitNotFound
@@ -237,6 +245,11 @@ void AddPayloadOption(CLI::App* cmd, ReadFlags* flags) {
       ->check(CLI::IsMember({"none", "text", "hex", "base64"}));
 }
 
+void AddKeyOptions(CLI::App* verb, ReadFlags* flags) {
+  verb->add_option("--encryption-key-file", flags->encryption_key_file, "At-rest key file to read encrypted segments");
+  verb->add_option("--encryption-old-key-file", flags->encryption_old_key_files, "An earlier at-rest key (repeatable)");
+}
+
 }  // namespace
 
 void RegisterPeekAndDump(CLI::App& app, int* exit_code) {
@@ -251,6 +264,7 @@ void RegisterPeekAndDump(CLI::App& app, int* exit_code) {
   peek->add_flag("--json", peek_flags->json, "NDJSON output");
   peek->add_flag("--raw", peek_flags->raw, "Show stored payload lengths (no decompression)");
   AddPayloadOption(peek, peek_flags.get());
+  AddKeyOptions(peek, peek_flags.get());
   peek->callback([peek_flags, exit_code] { *exit_code = RunRead(*peek_flags); });
 
   auto dump_flags = std::make_shared<ReadFlags>();
@@ -265,6 +279,7 @@ void RegisterPeekAndDump(CLI::App& app, int* exit_code) {
   auto* dlq = dump->add_flag("--dlq", dump_flags->dlq, "Read the dead-letter log (dlq/) instead");
   dlq->excludes(raw);
   AddPayloadOption(dump, dump_flags.get());
+  AddKeyOptions(dump, dump_flags.get());
   dump->callback([dump_flags, exit_code] { *exit_code = RunRead(*dump_flags); });
 }
 

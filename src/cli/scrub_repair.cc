@@ -19,6 +19,7 @@
 #include "format/segment_name.h"
 #include "io/posix_file_system.h"
 #include "recovery/recover.h"
+#include "storage/key_file.h"
 
 namespace ironbus::cli {
 namespace {
@@ -29,6 +30,8 @@ struct CheckFlags {
   bool json = false;
   bool apply = false;
   uint64_t max_segment_bytes = format::kDefaultSegmentBytes;
+  std::string encryption_key_file;  // at-rest keys (docs/security.md), read-only use
+  std::vector<std::string> encryption_old_key_files;
 };
 
 // One log directory's findings.
@@ -205,6 +208,13 @@ int RunCheck(const CheckFlags& flags) {
   recovery::RecoveryOptions options;
   options.max_segment_bytes = flags.max_segment_bytes;
   options.mode = recovery::Mode::kDryRun;
+  {
+    // Without the keys an encrypted segment is an UnknownKeyId loss: reported, never cut.
+    auto keys = storage::LoadKeyRing(flags.encryption_key_file, flags.encryption_old_key_files,
+                                     format::AeadSuite::kAes256Gcm);
+    if (!keys.ok()) return Fail(flags.command, flags.json, kExitUsage, keys.status().message());
+    options.keys = std::move(keys).value();
+  }
   if (flags.apply) {
     auto held = fs.LockExclusive(io::JoinPath(flags.data_dir, format::kLockFileName));
     if (!held.ok()) {
@@ -247,6 +257,8 @@ void AddCommon(CLI::App* cmd, CheckFlags* flags) {
   cmd->add_option("--max-segment-bytes", flags->max_segment_bytes,
                   "The log's roll size; sets the per-event loss cap (default 64 MiB)");
   cmd->add_flag("--json", flags->json, "One ironbus.cli.<verb>.v1 JSON object");
+  cmd->add_option("--encryption-key-file", flags->encryption_key_file, "At-rest key file to check encrypted segments");
+  cmd->add_option("--encryption-old-key-file", flags->encryption_old_key_files, "An earlier at-rest key (repeatable)");
 }
 
 }  // namespace

@@ -37,6 +37,7 @@
 #include "server/health_server.h"
 #include "server/metrics.h"
 #include "storage/appender.h"
+#include "storage/key_file.h"
 
 #ifndef IRONBUS_VERSION
 #define IRONBUS_VERSION "0.0.0"
@@ -163,8 +164,26 @@ int RunServe(const ServeArgs& args) {
   logging::Configure(logging::ParseLevel(cfg.log_level).value_or(logging::Level::kInfo),
                      logging::ResolveFormat(cfg.log_format).value_or(logging::Format::kText));
   cfg.data_dir = ResolvedDataDir(cfg);
-  const storage::LogOptions log_options = config::ToLogOptions(cfg);
+  storage::LogOptions log_options = config::ToLogOptions(cfg);
   if (Status s = log_options.Validate(); !s.ok()) return Usage(s.message());
+  // At-rest keys (spec/security.md 5.6, 6.2): a configured key that is missing, unreadable,
+  // not owner-only or not 32 bytes stops the start here, before any listener opens. The DLQ
+  // log inherits them (queue/groups.cc), so dead letters are encrypted too.
+  {
+    const format::AeadSuite suite = cfg.encryption_suite == "aes-256-gcm"         ? format::AeadSuite::kAes256Gcm
+                                    : cfg.encryption_suite == "chacha20-poly1305" ? format::AeadSuite::kChaCha20Poly1305
+                                                                                   : format::DetectAeadSuite();
+    auto keys = storage::LoadKeyRing(cfg.encryption_key_file, cfg.encryption_old_key_files, suite);
+    if (!keys.ok()) return Usage(keys.status().message());
+    log_options.keys = std::move(keys).value();
+    if (log_options.keys != nullptr) {
+      // Ids and the suite only: key bytes are never logged (spec/security.md 6.4).
+      logging::Info("encryption.at_rest",
+                    {{"active_key_id", log_options.keys->active_id()},
+                     {"suite", std::string(format::AeadSuiteName(log_options.keys->suite()))},
+                     {"keys_loaded", static_cast<uint64_t>(log_options.keys->ids().size())}});
+    }
+  }
   const queue::QueueOptions queue_options = config::ToQueueOptions(cfg);
   if (Status s = queue_options.Validate(); !s.ok()) return Usage(s.message());
   const bool json = args.json;

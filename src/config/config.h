@@ -78,6 +78,10 @@ struct Config {
   std::string compression = "lz4";
   std::string io_mode = "buffered";
   uint64_t daily_physical_write_budget_bytes = 0;
+  // at-rest encryption (spec/security.md 5; serve loads the files, storage/key_file.h)
+  std::string encryption_key_file;                     // "" = off
+  std::vector<std::string> encryption_old_key_files;  // read-only keys of earlier rotations
+  std::string encryption_suite = "auto";
   // 4.3 durability
   std::string durability_level = "sync";
   uint64_t flush_interval_ms = 1000;

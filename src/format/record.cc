@@ -13,13 +13,15 @@
 #include <limits>
 #include <string>
 
+#include <openssl/crypto.h>
+
 #include "format/crc32c.h"
 #include "format/record_format.h"
 
 namespace ironbus::format {
 namespace {
 
-constexpr uint8_t kDerivedFlags = kFlagHasKey | kFlagHasXxh3 | kFlagHasSubject | kFlagHasStreamTag;
+constexpr uint8_t kDerivedFlags = kFlagHasKey | kFlagHasXxh3 | kFlagHasSubject | kFlagHasStreamTag | kFlagEncrypted;
 
 // Size of a present subject / stream-tag field: len u16 | bytes | CRC32C u32.
 constexpr uint64_t TaggedFieldSize(uint64_t len) { return kTaggedFieldLenSize + len + kTaggedFieldCrcSize; }
@@ -31,6 +33,7 @@ uint64_t ComputeTotal(uint8_t flags, uint64_t key_len, uint64_t hdr_len, uint64_
   uint64_t total = kRecordHeaderSize + key_len + hdr_len + payload_len + kRecordTrailerSize;
   if (flags & (kFlagHasSubject | kFlagHasStreamTag)) total += TaggedFieldSize(tagged_len);
   if (flags & kFlagHasXxh3) total += kRecordXxh3Size;
+  if (flags & kFlagEncrypted) total += kAeadTagSize;  // plaintext lengths + the tag (security.md 5.3)
   return total;
 }
 
@@ -159,7 +162,7 @@ RecordView Record::view() const {
   return v;
 }
 
-Result<uint64_t> EncodedRecordSize(const RecordView& record) {
+Result<uint64_t> EncodedRecordSize(const RecordView& record, bool encrypted) {
   constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
   if (record.key.size() > kU32Max || record.headers.size() > kU32Max || record.payload.size() > kU32Max) {
     return Status::InvalidArgument("record key, headers or payload longer than a u32 length field");
@@ -180,6 +183,7 @@ Result<uint64_t> EncodedRecordSize(const RecordView& record) {
   }
   const uint64_t body = uint64_t{record.key.size()} + record.headers.size() + record.payload.size();
   if (body >= kXxh3BodyThreshold) flags |= kFlagHasXxh3;
+  if (encrypted) flags |= kFlagEncrypted;
   const uint64_t total =
       ComputeTotal(flags, record.key.size(), record.headers.size(), record.payload.size(), tagged_len);
   if (total > kMaxRecordBytesCeiling) {
@@ -188,9 +192,13 @@ Result<uint64_t> EncodedRecordSize(const RecordView& record) {
   return total;
 }
 
-Status EncodeRecord(const RecordView& record, Bytes* out) {
+Status EncodeRecord(const RecordView& record, Bytes* out, const RecordCipher* cipher) {
   // Rule 1: every refusal happens before *out is touched.
-  ASSIGN_OR_RETURN(const uint64_t total, EncodedRecordSize(record));
+  if (cipher != nullptr && (AeadSuiteFromId(static_cast<uint8_t>(cipher->suite)) == std::nullopt ||
+                            cipher->key == nullptr)) {
+    return Status::InvalidArgument("record cipher without a suite or key");
+  }
+  ASSIGN_OR_RETURN(const uint64_t total, EncodedRecordSize(record, cipher != nullptr));
 
   // Rule 2: derived bits are recomputed; COMPRESSED and unknown bits pass through.
   const uint64_t body_len = uint64_t{record.key.size()} + record.headers.size() + record.payload.size();
@@ -199,6 +207,7 @@ Status EncodeRecord(const RecordView& record, Bytes* out) {
   if (body_len >= kXxh3BodyThreshold) flags |= kFlagHasXxh3;
   if (record.subject) flags |= kFlagHasSubject;
   if (record.stream_tag) flags |= kFlagHasStreamTag;
+  if (cipher != nullptr) flags |= kFlagEncrypted;
 
   const size_t start = out->size();
   out->reserve(start + total);
@@ -231,9 +240,25 @@ Status EncodeRecord(const RecordView& record, Bytes* out) {
   PutBytes(out, record.key);
   PutBytes(out, record.headers);
   PutBytes(out, record.payload);
+  uint64_t stored_body_len = body_len;
+  if (cipher != nullptr) {
+    // Seal in place: the plaintext body just written becomes ciphertext, the tag follows it.
+    out->resize(out->size() + kAeadTagSize);
+    uint8_t nonce[kAeadNonceSize];
+    BuildAeadNonce(cipher->segment_id, cipher->record_counter, nonce);
+    uint8_t* at = out->data() + body_start;
+    Status sealed = AeadSeal(cipher->suite, cipher->key, nonce, ByteView(at, body_len), at);
+    if (!sealed.ok()) {
+      // Never leave plaintext behind in the caller's buffer.
+      OPENSSL_cleanse(at, body_len);
+      out->resize(start);
+      return sealed;
+    }
+    stored_body_len += kAeadTagSize;
+  }
   const uint8_t* body = out->data() + body_start;
-  const uint32_t body_crc = crc32c::Value(body, body_len);
-  if (flags & kFlagHasXxh3) PutFixed64(out, Xxh3(body, body_len));
+  const uint32_t body_crc = crc32c::Value(body, stored_body_len);
+  if (flags & kFlagHasXxh3) PutFixed64(out, Xxh3(body, stored_body_len));
   PutFixed32(out, body_crc);
   PutFixed32(out, static_cast<uint32_t>(total));
   CHECK(out->size() - start == total, "encoded record length disagrees with EncodedRecordSize");
@@ -291,14 +316,17 @@ DecodeResult DecodeRecord(ByteView in, RecordView* out) {
   }
 
   // Step 12, then 13: CRC32C before xxh3, so body damage is always BadBodyCrc.
+  // An encrypted body is ciphertext || tag; both checksums cover all of it (security.md 5.5).
+  const bool encrypted = (flags & kFlagEncrypted) != 0;
+  const uint64_t stored_body_len = body_len + (encrypted ? kAeadTagSize : 0);
   const uint8_t* body = h + pos;
-  const uint8_t* after_body = body + body_len;
+  const uint8_t* after_body = body + stored_body_len;
   const uint32_t stored_body_crc = DecodeFixed32(h + total - kRecordTrailerSize);
-  if (crc32c::Value(body, body_len) != stored_body_crc) {
+  if (crc32c::Value(body, stored_body_len) != stored_body_crc) {
     r.outcome = ParseOutcome::kBadBodyCrc;
     return r;
   }
-  if ((flags & kFlagHasXxh3) && Xxh3(body, body_len) != DecodeFixed64(after_body)) {
+  if ((flags & kFlagHasXxh3) && Xxh3(body, stored_body_len) != DecodeFixed64(after_body)) {
     r.outcome = ParseOutcome::kBadXxh3;
     return r;
   }
@@ -306,15 +334,45 @@ DecodeResult DecodeRecord(ByteView in, RecordView* out) {
   out->flags = flags;
   out->seq = DecodeFixed64(h + kRecordOffSeq);
   out->timestamp_ms = DecodeFixed64(h + kRecordOffTimestamp);
-  out->key = in.subspan(pos, key_len);
-  out->headers = in.subspan(pos + key_len, hdr_len);
-  out->payload = in.subspan(pos + key_len + hdr_len, payload_len);
+  out->sealed.reset();
+  if (encrypted) {
+    out->key = ByteView();
+    out->headers = ByteView();
+    out->payload = ByteView();
+    out->sealed = RecordView::Sealed{in.subspan(pos, stored_body_len), key_len, hdr_len, payload_len};
+  } else {
+    out->key = in.subspan(pos, key_len);
+    out->headers = in.subspan(pos + key_len, hdr_len);
+    out->payload = in.subspan(pos + key_len + hdr_len, payload_len);
+  }
   out->subject.reset();
   out->stream_tag.reset();
   if (flags & kFlagHasSubject) out->subject = tagged;
   if (flags & kFlagHasStreamTag) out->stream_tag = tagged;
   r.frame_len = total;
   return r;
+}
+
+bool OpenRecord(const RecordView& sealed_view, const RecordCipher& cipher, Bytes* plain, RecordView* out) {
+  if (!sealed_view.sealed || cipher.key == nullptr) return false;
+  const RecordView::Sealed& s = *sealed_view.sealed;
+  const uint64_t body_len = uint64_t{s.key_len} + s.hdr_len + s.payload_len;
+  if (s.bytes.size() != body_len + kAeadTagSize) return false;
+  uint8_t nonce[kAeadNonceSize];
+  BuildAeadNonce(cipher.segment_id, cipher.record_counter, nonce);
+  if (!plain->empty()) OPENSSL_cleanse(plain->data(), plain->size());  // the previous record's plaintext
+  plain->resize(body_len);
+  if (!AeadOpen(cipher.suite, cipher.key, nonce, s.bytes, plain->data())) {
+    plain->clear();
+    return false;
+  }
+  *out = sealed_view;
+  out->sealed.reset();
+  const ByteView p(*plain);
+  out->key = p.subspan(0, s.key_len);
+  out->headers = p.subspan(s.key_len, s.hdr_len);
+  out->payload = p.subspan(uint64_t{s.key_len} + s.hdr_len, s.payload_len);
+  return true;
 }
 
 }  // namespace ironbus::format

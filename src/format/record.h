@@ -10,6 +10,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "format/aead.h"
 
 namespace ironbus::format {
 
@@ -24,6 +25,25 @@ struct RecordView {
   ByteView payload;   // the stored payload (a compression descriptor + stream when COMPRESSED)
   std::optional<ByteView> subject;     // v2, never written by this build's broker
   std::optional<ByteView> stream_tag;  // v2, never written by this build's broker
+  // Set by DecodeRecord for an ENCRYPTED frame instead of key/headers/payload (which stay
+  // empty, so nothing can mistake ciphertext for data): ciphertext || tag and the plaintext
+  // lengths the header states. OpenRecord turns it into key/headers/payload.
+  struct Sealed {
+    ByteView bytes;
+    uint32_t key_len = 0;
+    uint32_t hdr_len = 0;
+    uint32_t payload_len = 0;
+  };
+  std::optional<Sealed> sealed;
+};
+
+// What seals or opens one record body (spec/security.md 5.3, 5.4): the segment's suite, the
+// key bytes (owned by a KeyRing that outlives the call), and the nonce inputs.
+struct RecordCipher {
+  AeadSuite suite = AeadSuite::kNone;
+  const uint8_t* key = nullptr;  // kAeadKeySize bytes
+  uint64_t segment_id = 0;
+  uint32_t record_counter = 0;   // ordinal in the segment: seq - base_seq
 };
 
 // Owning copy, for tests and tools.
@@ -65,11 +85,20 @@ bool IsHeaderOutcome(ParseOutcome outcome);
 
 // Size of the frame EncodeRecord would produce; InvalidArgument/OutOfRange when it cannot
 // be encoded (a length over u32, total over 1 GiB, empty subject/tag, both present).
-Result<uint64_t> EncodedRecordSize(const RecordView& record);
+// `encrypted` adds the 16-byte AEAD tag.
+Result<uint64_t> EncodedRecordSize(const RecordView& record, bool encrypted = false);
 
-// Appends the frame to *out. Derives HAS_KEY, HAS_XXH3, HAS_SUBJECT, HAS_STREAM_TAG; keeps
-// the caller's COMPRESSED and unknown bits.
-Status EncodeRecord(const RecordView& record, Bytes* out);
+// Appends the frame to *out. Derives HAS_KEY, HAS_XXH3, HAS_SUBJECT, HAS_STREAM_TAG and
+// ENCRYPTED (set iff `cipher`); keeps the caller's COMPRESSED and unknown bits. With a cipher
+// the body is sealed after it is laid out (compression, if any, already happened: the payload
+// given is the stored one), and body CRC and xxh3 cover ciphertext || tag.
+Status EncodeRecord(const RecordView& record, Bytes* out, const RecordCipher* cipher = nullptr);
+
+// Decrypts the sealed body of an ENCRYPTED record DecodeRecord returned. On success *plain
+// holds key || headers || payload and *out is `sealed_view` with those views into *plain and
+// `sealed` cleared. False when the tag fails (wrong key, forgery) or `sealed_view` is not
+// sealed: *out is untouched and *plain holds no plaintext.
+bool OpenRecord(const RecordView& sealed_view, const RecordCipher& cipher, Bytes* plain, RecordView* out);
 
 struct ProbeResult {
   ParseOutcome outcome = ParseOutcome::kOk;

@@ -9,14 +9,16 @@
 //   +32 header_crc u32 = CRC32C of bytes [0, 32)                     (36-byte header)
 //   [subject or stream tag: len u16 | bytes | CRC32C(len|bytes) u32]  (v2, flag 0x08 / 0x10)
 //   key | headers | payload                                           (the body)
-//   [xxh3-64 of the body, u64]                          (iff body length >= 64 KiB)
-//   body_crc u32 = CRC32C(body) | total_len u32                       (8-byte trailer)
+//   [AEAD tag, 16 bytes]                   (iff ENCRYPTED 0x20: body is then ciphertext)
+//   [xxh3-64 of the body (+ tag), u64]                  (iff plaintext body length >= 64 KiB)
+//   body_crc u32 = CRC32C(body (+ tag)) | total_len u32                (8-byte trailer)
 //
 // Segment file: 64-byte header at 0, frames from 64, and once sealed a 32-byte footer:
 //
 //   header: +0 "IRONBUS\0" | +8 version u8 | +9 checksum_algo u8 = 1 | +10 flags u16
 //           +12 segment_id u64 | +20 base_seq u64 | +28 base_offset u64
 //           +36 created_unix_ms u64 | +44 reserved[16] | +60 header_crc u32 = CRC32C [0, 60)
+//           encrypted (flag 0x0002): +44 aead_suite u8 | +45 key_id u64 | +53 zero[7]
 //   footer: +0 magic u16 = 0x4653 ("SF") | +2 version u8 | +3 checksum_algo u8
 //           +4 segment_id u64 | +12 last_seq u64 | +20 record_count u32 | +24 reserved u32
 //           +28 footer_crc u32 = CRC32C [0, 28)
@@ -70,6 +72,10 @@ inline constexpr uint8_t kFlagHasXxh3 = 0x04;      // derived: body length >= kX
 inline constexpr uint8_t kFlagHasSubject = 0x08;   // v2
 // v2; the reference's value is unconfirmed (spec/storage.md 3.2): the next free bit.
 inline constexpr uint8_t kFlagHasStreamTag = 0x10;
+// At-rest encryption (spec/security.md 5.3; the value is ours, the reference's is unconfirmed:
+// the next free bit). The body is ciphertext followed by kAeadTagSize tag bytes; key_len,
+// hdr_len and payload_len still give plaintext lengths.
+inline constexpr uint8_t kFlagEncrypted = 0x20;
 
 inline constexpr uint64_t kXxh3BodyThreshold = 65536;
 inline constexpr uint64_t kDefaultMaxRecordBytes = 16ull * 1024 * 1024;
@@ -81,6 +87,8 @@ inline constexpr uint8_t kSegmentVersion = 1;
 inline constexpr uint8_t kSegmentVersionCompacted = 2;  // v2: refused by this build
 inline constexpr uint8_t kChecksumAlgoCrc32c = 1;
 inline constexpr uint16_t kSegmentFlagCompacted = 0x0001;
+// Every record of the segment is encrypted under the suite and key id in the reserved bytes.
+inline constexpr uint16_t kSegmentFlagEncrypted = 0x0002;
 
 inline constexpr size_t kSegmentHeaderSize = 64;
 inline constexpr size_t kSegmentHeaderCrcCoverage = 60;
@@ -96,6 +104,20 @@ inline constexpr size_t kSegmentOffReserved = 44;
 inline constexpr size_t kSegmentReservedSize = 16;
 inline constexpr size_t kSegmentOffHeaderCrc = 60;
 static_assert(kSegmentOffReserved + kSegmentReservedSize == kSegmentOffHeaderCrc);
+// Encrypted segments use the reserved block: aead_suite u8 at [44], key_id u64 LE at [45, 53),
+// zeros after (spec/security.md 5.3; the offsets are our decision, the reference's unconfirmed).
+inline constexpr size_t kSegmentOffAeadSuite = 44;
+inline constexpr size_t kSegmentOffKeyId = 45;
+static_assert(kSegmentOffKeyId + 8 <= kSegmentOffHeaderCrc);
+
+// ---- at-rest encryption (spec/security.md 5) ----
+inline constexpr uint8_t kAeadSuiteNone = 0;              // not encrypted
+inline constexpr uint8_t kAeadSuiteAes256Gcm = 1;         // decided: AES = 1
+inline constexpr uint8_t kAeadSuiteChaCha20Poly1305 = 2;  // decided: ChaCha = 2
+inline constexpr size_t kAeadKeySize = 32;
+inline constexpr size_t kAeadNonceSize = 12;  // segment_id u64 LE | record_counter u32 LE
+inline constexpr size_t kAeadTagSize = 16;
+inline constexpr uint64_t kNoKeyId = 0;       // the "no key" sentinel, never a real key
 
 inline constexpr uint16_t kFooterMagic = 0x4653;
 inline constexpr size_t kSegmentFooterSize = 32;

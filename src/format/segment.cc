@@ -29,6 +29,19 @@ std::string_view SegmentHeaderErrorName(SegmentHeaderError e) {
   return "Unknown";
 }
 
+bool SegmentEncrypted(const SegmentHeader& h) { return (h.flags & kSegmentFlagEncrypted) != 0; }
+
+uint8_t SegmentAeadSuiteId(const SegmentHeader& h) { return h.reserved[kSegmentOffAeadSuite - kSegmentOffReserved]; }
+
+uint64_t SegmentKeyId(const SegmentHeader& h) { return DecodeFixed64(h.reserved + (kSegmentOffKeyId - kSegmentOffReserved)); }
+
+void SetSegmentEncryption(SegmentHeader* h, uint8_t suite_id, uint64_t key_id) {
+  h->flags |= kSegmentFlagEncrypted;
+  std::memset(h->reserved, 0, sizeof(h->reserved));
+  h->reserved[kSegmentOffAeadSuite - kSegmentOffReserved] = suite_id;
+  EncodeFixed64(h->reserved + (kSegmentOffKeyId - kSegmentOffReserved), key_id);
+}
+
 void EncodeSegmentHeader(const SegmentHeader& h, uint8_t out[kSegmentHeaderSize]) {
   std::memcpy(out + kSegmentOffMagic, kSegmentMagic, sizeof(kSegmentMagic));
   out[kSegmentOffVersion] = h.version;

@@ -20,6 +20,15 @@ struct SegmentHeader {
   friend bool operator==(const SegmentHeader&, const SegmentHeader&) = default;
 };
 
+// The at-rest encryption fields of a header (spec/security.md 5.3): the SEGMENT_ENCRYPTED flag,
+// aead_suite u8 at [44] and key_id u64 LE at [45, 53) of the reserved block. The header CRC
+// covers them like every other header byte.
+bool SegmentEncrypted(const SegmentHeader& h);
+uint8_t SegmentAeadSuiteId(const SegmentHeader& h);  // raw byte, may be unknown to this build
+uint64_t SegmentKeyId(const SegmentHeader& h);
+// Sets the flag and the two fields (zeroing the rest of the reserved block).
+void SetSegmentEncryption(SegmentHeader* h, uint8_t suite_id, uint64_t key_id);
+
 struct SegmentFooter {
   uint8_t version = 1;
   uint64_t segment_id = 0;

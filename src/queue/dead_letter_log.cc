@@ -78,6 +78,7 @@ Status DeadLetterLog::EnsureCreated() {
   recovery::RecoveryOptions ro;
   ro.mode = recovery::Mode::kApply;
   ro.max_segment_bytes = options_.max_segment_bytes;
+  ro.keys = options_.keys;  // the DLQ log is encrypted under the main log's active key
   ASSIGN_OR_RETURN(recovery::Recovered rec, recovery::Recover(fs_, dir, ro));
   ASSIGN_OR_RETURN(log_, storage::Log::Open(fs_, std::move(rec.state), options_, clock_));
   // A dlq/ left half-made by an earlier crash may hold records already: count them in.

@@ -8,6 +8,7 @@
 #include "format/record_format.h"
 #include "format/segment.h"
 #include "format/segment_name.h"
+#include "recovery/segment_auth.h"
 #include "recovery/segment_scan.h"
 
 namespace ironbus::recovery {
@@ -58,7 +59,9 @@ Result<FileInfo> ClassifyHeader(io::FileSystem* fs, const std::string& dir, uint
   const std::string where = info.path + ": ";
   switch (err) {
     case format::SegmentHeaderError::kOk:
-      if (info.header.flags != 0) {
+      // SEGMENT_ENCRYPTED is read by this build (spec/security.md 5); a key it cannot find is
+      // a reported loss (segment_auth.h), never a refusal to open.
+      if ((info.header.flags & ~format::kSegmentFlagEncrypted) != 0) {
         return Status::FailedPrecondition(where + "unsupported segment feature: flags 0x" + Hex(info.header.flags, 4) +
                                           " (reference v2 data such as at-rest encryption); this build does not "
                                           "read it");
@@ -106,7 +109,8 @@ struct Mapping {
 
 class ChainWalker {
  public:
-  ChainWalker(io::FileSystem* fs, ChainPlan* plan) : fs_(fs), plan_(plan) {}
+  ChainWalker(io::FileSystem* fs, ChainPlan* plan, const format::KeyRing* keys)
+      : fs_(fs), plan_(plan), keys_(keys) {}
 
   Status Walk(std::vector<FileInfo>& files) {
     const size_t n = files.size();
@@ -147,6 +151,7 @@ class ChainWalker {
       }
       ASSIGN_OR_RETURN(auto file, fs_->Open(f.path, io::OpenMode::kRead));
       ASSIGN_OR_RETURN(SegmentOutcome out, RecoverSegment(file.get(), ctx));
+      if (format::SegmentEncrypted(f.header)) RETURN_IF_ERROR(AuthenticateSegment(file.get(), f.header, keys_, &out));
       // A segment with a later one after it is closed for appends whatever its footer says
       // (D1 accepts it without a trusted footer); storage::Log calls that `sealed`.
       if (!ctx.is_last) out.state.sealed = true;
@@ -226,6 +231,7 @@ class ChainWalker {
 
   io::FileSystem* fs_;
   ChainPlan* plan_;
+  const format::KeyRing* keys_;
   std::optional<uint64_t> prev_end_;
   Mapping mapping_;
   std::vector<const FileInfo*> run_;
@@ -233,7 +239,8 @@ class ChainWalker {
 
 }  // namespace
 
-Result<ChainPlan> PlanChain(io::FileSystem* fs, const std::string& dir, const std::vector<uint64_t>& ids) {
+Result<ChainPlan> PlanChain(io::FileSystem* fs, const std::string& dir, const std::vector<uint64_t>& ids,
+                            const format::KeyRing* keys) {
   ChainPlan plan;
   plan.state.dir = dir;
   std::vector<FileInfo> files;
@@ -243,7 +250,7 @@ Result<ChainPlan> PlanChain(io::FileSystem* fs, const std::string& dir, const st
     ASSIGN_OR_RETURN(FileInfo info, ClassifyHeader(fs, dir, id));
     files.push_back(std::move(info));
   }
-  ChainWalker walker(fs, &plan);
+  ChainWalker walker(fs, &plan, keys);
   RETURN_IF_ERROR(walker.Walk(files));
 
   storage::LogState& st = plan.state;

@@ -4,7 +4,7 @@
 //
 // Rules (DESIGN.md D1 over spec/storage.md 6.1):
 //   - A header with a valid CRC that declares reference v2 data this build does not read
-//     (compacted segment, unknown flag bit such as encryption, another version or checksum
+//     (compacted segment, an unknown flag bit, another version or checksum
 //     algorithm) fails closed: FailedPrecondition naming the feature, never "corruption".
 //   - A header that is short, has a bad magic or CRC, names another segment id, or whose base
 //     overlaps the previous segment's offsets: the file is unreadable. It stays in place, is
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "format/key_ring.h"
 #include "io/file_system.h"
 #include "recovery/segment_recovery.h"
 #include "storage/log_state.h"
@@ -41,6 +42,8 @@ struct ChainPlan {
 };
 
 // `ids` ascending. Reads each file; changes nothing.
-Result<ChainPlan> PlanChain(io::FileSystem* fs, const std::string& dir, const std::vector<uint64_t>& ids);
+// `keys` (may be null) opens encrypted segments (segment_auth.h).
+Result<ChainPlan> PlanChain(io::FileSystem* fs, const std::string& dir, const std::vector<uint64_t>& ids,
+                            const format::KeyRing* keys = nullptr);
 
 }  // namespace ironbus::recovery

@@ -73,6 +73,8 @@ Result<OpenedDataDir> OpenDataDir(io::FileSystem* fs, const std::string& dir, co
   apply.mode = Mode::kApply;
   // The per-event cap follows the roll size the log is opened with: one source of truth.
   apply.max_segment_bytes = log_options.max_segment_bytes;
+  // Recovery authenticates with the keys the log writes and reads with (main log and DLQ).
+  if (apply.keys == nullptr) apply.keys = log_options.keys;
   OpenedDataDir out;
   {
     Status st = fs->CreateDirs(dir);

@@ -129,7 +129,7 @@ Result<Recovered> Recover(io::FileSystem* fs, const std::string& dir, const Reco
     if (auto id = format::ParseSegmentFileName(entry.name)) ids.push_back(*id);
   }
   std::sort(ids.begin(), ids.end());
-  ASSIGN_OR_RETURN(ChainPlan plan, PlanChain(fs, dir, ids));
+  ASSIGN_OR_RETURN(ChainPlan plan, PlanChain(fs, dir, ids, options.keys.get()));
 
   Recovered out;
   auto accepted = LoadAcceptedLoss(fs, dir);

@@ -9,7 +9,7 @@
 //
 // Fails closed (FailedPrecondition, naming the feature) only on reference data this build does
 // not support: layout.meta version > 1, a compacted segment, a segment header flag bit it does
-// not know (e.g. encryption) or another segment version / checksum algorithm under a valid CRC,
+// not know or another segment version / checksum algorithm under a valid CRC,
 // a record version it does not know under a valid header CRC. Damage is never fatal:
 // I/O errors are (IOError), damage is reported.
 //
@@ -33,10 +33,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "format/key_ring.h"
 #include "format/record_format.h"
 #include "io/file_system.h"
 #include "recovery/loss_report.h"
@@ -56,6 +58,9 @@ struct RecoveryOptions {
   // accepted-loss.json so later opens do not freeze on it again.
   bool ignore_caps = false;
   uint64_t max_quarantine_bytes = format::kDefaultQuarantineCapBytes;  // 0 = unlimited
+  // At-rest keys (spec/security.md 5): every record of an encrypted segment is authenticated
+  // with them at open; null = none loaded (encrypted segments are UnknownKeyId losses).
+  std::shared_ptr<const format::KeyRing> keys;
 };
 
 struct Recovered {

@@ -108,6 +108,7 @@ Result<SegmentOutcome> RecoverSegment(io::File* file, const SegmentContext& ctx)
     next_limit_seq = SatAdd(h.base_seq, *ctx.next_base_offset - h.base_offset);
   }
   const uint64_t record_start = format::kSegmentHeaderSize;
+  const bool encrypted = format::SegmentEncrypted(h);
 
   ASSIGN_OR_RETURN(auto footer, ReadFooter(file, ctx.file_len));
   const bool footer_names_other = footer && footer->segment_id != ctx.id;
@@ -120,7 +121,7 @@ Result<SegmentOutcome> RecoverSegment(io::File* file, const SegmentContext& ctx)
     if (shape_ok) {
       const uint64_t body_end = ctx.file_len - format::kSegmentFooterSize;
       ASSIGN_OR_RETURN(SegmentScan scan, ScanSegment(file, {h.base_seq, h.base_offset, record_start, body_end,
-                                                            footer_end_seq}));
+                                                            footer_end_seq, encrypted}));
       const bool trusted = scan.clean() && scan.record_count == footer->record_count && scan.next_seq == footer_end_seq;
       // Footer-guided only while the footer's end agrees with the next segment's base; a
       // trusted footer wins over a next segment that overlaps it (that one is the odd one).
@@ -144,7 +145,8 @@ Result<SegmentOutcome> RecoverSegment(io::File* file, const SegmentContext& ctx)
 
   // Unsealed: the whole file is record bytes or tail (spec 4.3 step 4).
   ASSIGN_OR_RETURN(SegmentScan scan,
-                   ScanSegment(file, {h.base_seq, h.base_offset, record_start, ctx.file_len, next_limit_seq}));
+                   ScanSegment(file, {h.base_seq, h.base_offset, record_start, ctx.file_len, next_limit_seq,
+                                                     encrypted}));
   b.TakeScan(scan);
   const uint64_t resume = b.OffsetOf(scan.next_seq);
   st.end_offset = resume;

@@ -38,7 +38,10 @@ struct Frame {
 // Reads one segment file within [lo, end): one frame buffer, one search window.
 class FrameReader {
  public:
-  FrameReader(io::File* file, uint64_t lo, uint64_t end) : file_(file), lo_(lo), end_(end) {}
+  // `encrypted`: what the record ENCRYPTED flag must say; nullopt = either (the census of a
+  // file whose header is unreadable).
+  FrameReader(io::File* file, uint64_t lo, uint64_t end, std::optional<bool> encrypted = std::nullopt)
+      : file_(file), lo_(lo), end_(end), encrypted_(encrypted) {}
 
   // The header-only probe at `pos`; the body is decoded only when `decode_body`.
   Result<Frame> Examine(uint64_t pos, bool decode_body) {
@@ -87,6 +90,11 @@ class FrameReader {
     f->outcome = d.outcome;
     if (d.outcome != ParseOutcome::kOk || d.frame_len != f->len) {
       f->kind = format::IsHeaderOutcome(d.outcome) ? FrameKind::kCorruptHeader : FrameKind::kCorruptBody;
+      return Status::Ok();
+    }
+    if (encrypted_ && view.sealed.has_value() != *encrypted_) {
+      f->outcome = ParseOutcome::kBadLength;  // a record flag that disagrees with its segment
+      f->kind = FrameKind::kCorruptBody;
       return Status::Ok();
     }
     f->seq = view.seq;
@@ -175,6 +183,7 @@ class FrameReader {
   io::File* file_;
   uint64_t lo_;
   uint64_t end_;
+  std::optional<bool> encrypted_;
   Bytes frame_;
   Bytes ahead_;
   uint64_t ra_pos_ = 0;
@@ -243,7 +252,7 @@ Result<SegmentScan> ScanSegment(io::File* file, const ScanParams& p) {
   s.data_end = p.start;
   s.tail_start = p.start;
   const uint64_t end = std::max(p.start, p.end);
-  FrameReader r(file, p.start, end);
+  FrameReader r(file, p.start, end, p.encrypted);
   const uint64_t overflow_limit = OverflowLimit(p.base_seq, p.base_offset);
   const uint64_t resync_limit = std::min(p.resync_seq_limit, overflow_limit);
   uint64_t last_anchor_pos = 0;

@@ -42,6 +42,10 @@ struct ScanParams {
   // base in this segment's seq space, or the footer's end). In-sequence frames are accepted
   // without it; the caller checks the chain afterwards.
   uint64_t resync_seq_limit = std::numeric_limits<uint64_t>::max();
+  // The segment header's SEGMENT_ENCRYPTED bit: every frame must carry the record ENCRYPTED
+  // flag exactly when it is set; a frame that disagrees is a bad-length (body) rejection
+  // (spec/security.md 5.3). The scan never decrypts: tags are checked by segment_auth.h.
+  bool encrypted = false;
 };
 
 // A resynchronized span or a sequence gap inside the scanned range.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "base/crash_point.h"
@@ -57,6 +58,12 @@ Status CheckState(const LogState& state) {
   return Status::Ok();
 }
 
+// The suite and key id new segments get from the options: none without an active key.
+std::pair<uint8_t, uint64_t> NewSegmentEncryption(const LogOptions& options) {
+  if (options.keys == nullptr || !options.keys->has_active()) return {format::kAeadSuiteNone, format::kNoKeyId};
+  return {static_cast<uint8_t>(options.keys->suite()), options.keys->active_id()};
+}
+
 }  // namespace
 
 Log::Log(io::FileSystem* fs, std::string dir, const LogOptions& options, Clock* clock)
@@ -103,7 +110,16 @@ Result<std::unique_ptr<Log>> Log::Open(io::FileSystem* fs, LogState state, const
   const SegmentState* last = log->segments_.empty() ? nullptr : log->segments_.back().state.get();
   if (last != nullptr && !last->sealed && !last->unreadable && !state.needs_new_active_segment) {
     ASSIGN_OR_RETURN(log->active_, SegmentWriter::Reopen(fs, log->dir_, *last));
-    return log;
+    // A key was added, rotated or removed since this segment was created: it is never written
+    // under anything but its own header's suite and key, so seal it (footer only, no record)
+    // and write on in a new segment. This is where rotation takes effect.
+    const auto [suite, key_id] = NewSegmentEncryption(log->options_);
+    if (last->aead_suite == suite && last->key_id == key_id) return log;
+    Status sealed = log->active_->Seal();
+    if (!sealed.ok()) return log->Freeze(sealed);
+    log->PublishActive(log->active_->appended_mark(), /*durable=*/true);
+    (void)log->active_->Close();
+    log->active_.reset();
   }
   // Fresh directory, or roll forward after a crash between seal and create (spec 6.1.7).
   Status s = log->CreateActive();
@@ -143,6 +159,7 @@ Status Log::CreateActive() {
   params.base_offset = next_offset_;
   params.created_unix_ms = clock_->NowUnixMs();
   params.preallocate_bytes = options_.max_segment_bytes;
+  std::tie(params.aead_suite, params.key_id) = NewSegmentEncryption(options_);
   Result<std::unique_ptr<SegmentWriter>> created = SegmentWriter::Create(fs_, params);
   if (!created.ok()) {
     // At capacity: the file was removed again and nothing installed, so the same id is
@@ -219,7 +236,8 @@ Result<uint64_t> Log::Append(const AppendRecord& rec) {
   }
   view.seq = next_seq_;
   view.timestamp_ms = static_cast<uint64_t>(rec.timestamp_ms > 0 ? rec.timestamp_ms : clock_->NowUnixMs());
-  ASSIGN_OR_RETURN(uint64_t frame_len, format::EncodedRecordSize(view));
+  const bool encrypt = options_.keys != nullptr && options_.keys->has_active();
+  ASSIGN_OR_RETURN(uint64_t frame_len, format::EncodedRecordSize(view, encrypt));
   if (frame_len > options_.max_record_bytes) {
     return Status::OutOfRange("record of " + std::to_string(frame_len) + " bytes exceeds max_record_bytes " +
                               std::to_string(options_.max_record_bytes));
@@ -236,11 +254,34 @@ Result<uint64_t> Log::Append(const AppendRecord& rec) {
     // by at most one record and an empty segment is never rolled. The u32 footer count is
     // a second, practically unreachable, cap.
     const bool full = m.byte_pos >= options_.max_segment_bytes && m.has_records;
-    if (full || m.record_count >= std::numeric_limits<uint32_t>::max()) RETURN_IF_ERROR(Roll());
+    // An encrypted segment also rolls before its record counter (the nonce's u32, holes
+    // included) would reach 2^32 - 1: a nonce is never reused (spec/security.md 5.4).
+    const bool counter_full = active_->aead_suite() != format::kAeadSuiteNone &&
+                              next_offset_ - active_->base_offset() >= std::numeric_limits<uint32_t>::max();
+    if (full || counter_full || m.record_count >= std::numeric_limits<uint32_t>::max()) RETURN_IF_ERROR(Roll());
+  }
+
+  format::RecordCipher cipher;
+  const format::RecordCipher* sealer = nullptr;
+  if (active_->aead_suite() != format::kAeadSuiteNone) {
+    // Sealed under the active segment's own suite and key, which Open/CreateActive made the
+    // options' active ones.
+    cipher.suite = static_cast<format::AeadSuite>(active_->aead_suite());
+    cipher.key = options_.keys != nullptr ? options_.keys->KeyBytes(active_->key_id()) : nullptr;
+    cipher.segment_id = active_->id();
+    const uint64_t counter = next_offset_ - active_->base_offset();
+    if (cipher.key == nullptr || counter >= std::numeric_limits<uint32_t>::max()) {
+      return Status::FailedPrecondition("active segment cannot seal record " + std::to_string(counter) +
+                                        " under key id " + std::to_string(active_->key_id()));
+    }
+    cipher.record_counter = static_cast<uint32_t>(counter);
+    sealer = &cipher;
+  } else if (encrypt) {
+    return Status::FailedPrecondition("active segment is plaintext but a key is configured");  // Open prevents it
   }
 
   scratch_.clear();
-  Status s = format::EncodeRecord(view, &scratch_);
+  Status s = format::EncodeRecord(view, &scratch_, sealer);
   if (!s.ok()) return s;  // cannot happen after EncodedRecordSize; nothing was written
   s = active_->Append(scratch_);
   if (!s.ok()) return Freeze(s);

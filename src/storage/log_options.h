@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "base/status.h"
 #include "format/compression.h"
+#include "format/key_ring.h"
 #include "format/record_format.h"
 
 namespace ironbus::storage {
@@ -77,6 +79,11 @@ struct LogOptions {
   // Open-time values; Log::SetRetention / SetCapacity change the running ones.
   RetentionOptions retention;
   CapacityOptions capacity;
+  // At-rest encryption (spec/security.md 5). Null or without an active key: new segments are
+  // plaintext, byte for byte as without this feature. With an active key: every new segment
+  // is written under it with the ring's suite. Segments written under other loaded ids stay
+  // readable; a segment whose id is not loaded is served as a hole (recovery reports it).
+  std::shared_ptr<const format::KeyRing> keys;
 
   // InvalidArgument naming the first bad knob, or Ok.
   Status Validate() const;

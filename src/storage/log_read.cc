@@ -46,7 +46,7 @@ Result<ReadBatch> Log::Read(uint64_t offset, size_t max_records, uint64_t max_by
       batch.next_offset = std::max(batch.next_offset, std::min(st.end_offset, head));
       continue;
     }
-    SegmentReader reader(seg.file.get(), &st, st.valid_end);
+    SegmentReader reader(seg.file.get(), &st, st.valid_end, options_.keys.get());
     Status s = reader.Seek(std::max(offset, st.base_offset));
     if (!s.ok()) {
       if (!batch.records.empty()) return batch;

@@ -52,6 +52,10 @@ struct SegmentState {
   // The header was unreadable: the whole file is skipped, [base_offset, end_offset) is lost
   // and nothing in it is served (base values are derived from the neighbours).
   bool unreadable = false;
+  // At-rest encryption from the segment header (spec/security.md 5.3): kAeadSuiteNone (0) and
+  // key id 0 for a plaintext segment. Readers open each record with this suite and key id.
+  uint8_t aead_suite = 0;
+  uint64_t key_id = 0;
   std::vector<SkippedSpan> skipped;  // ascending, disjoint, inside [64, valid_end)
   std::vector<IndexAnchor> index;    // ascending by offset; may be empty
 

@@ -1,6 +1,10 @@
 #include "storage/segment_reader.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "format/record_format.h"
@@ -14,15 +18,21 @@ constexpr size_t kProbeBytes = format::kRecordHeaderSize + format::kTaggedFieldL
 
 }  // namespace
 
-SegmentReader::SegmentReader(io::File* file, const SegmentState* state, uint64_t byte_limit)
+SegmentReader::SegmentReader(io::File* file, const SegmentState* state, uint64_t byte_limit,
+                             const format::KeyRing* keys)
     : file_(file),
       state_(state),
       limit_(std::min(byte_limit, state->valid_end)),
       pos_(format::kSegmentHeaderSize),
-      next_offset_(state->base_offset) {
+      next_offset_(state->base_offset),
+      keys_(keys) {
   // An unreadable segment (its header failed at open) serves nothing: its whole offset range
   // was reported lost.
   if (state->unreadable || limit_ < pos_) limit_ = pos_;
+}
+
+SegmentReader::~SegmentReader() {
+  if (!plain_.empty()) OPENSSL_cleanse(plain_.data(), plain_.size());
 }
 
 Status SegmentReader::Corrupt(std::string what) {
@@ -141,6 +151,27 @@ Result<bool> SegmentReader::Next(SegmentRecord* out) {
     return Corrupt(std::string("record: ") + std::string(format::ParseOutcomeName(decoded.outcome)));
   }
   if (decoded.frame_len != total || view.seq != seq) return Corrupt("frame changed while reading");
+  // Every record of an encrypted segment is encrypted and no other is (security.md 5.3).
+  const bool segment_encrypted = state_->aead_suite != format::kAeadSuiteNone;
+  if (view.sealed.has_value() != segment_encrypted) return Corrupt("record: BadLength (encryption flag disagrees with the segment)");
+  if (segment_encrypted) {
+    // Checked last, after the CRCs and xxh3 (security.md 5.5).
+    const std::optional<format::AeadSuite> suite = format::AeadSuiteFromId(state_->aead_suite);
+    const uint8_t* key = keys_ != nullptr ? keys_->KeyBytes(state_->key_id) : nullptr;
+    if (!suite || key == nullptr) {
+      return Corrupt("record: UnknownKeyId (segment key id " + std::to_string(state_->key_id) + ", suite " +
+                     std::to_string(state_->aead_suite) + ")");
+    }
+    format::RecordCipher cipher;
+    cipher.suite = *suite;
+    cipher.key = key;
+    cipher.segment_id = state_->id;
+    cipher.record_counter = static_cast<uint32_t>(seq - state_->base_seq);  // ProbeAt bounded the offset
+    if (seq - state_->base_seq > std::numeric_limits<uint32_t>::max() ||
+        !format::OpenRecord(view, cipher, &plain_, &view)) {
+      return Corrupt("record: AeadTagMismatch");
+    }
+  }
   out->offset = state_->base_offset + (seq - state_->base_seq);
   out->byte_pos = pos_;
   out->frame_len = total;

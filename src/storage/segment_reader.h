@@ -21,7 +21,13 @@
 // kSparseIndexStrideBytes before the wanted offset, then steps over earlier frames by their
 // header alone (mostly inside the same window).
 //
-// Lifetime and thread safety: `file` and `state` must outlive the reader. A reader is used
+// Encrypted segments (spec/security.md 5.5): after the header CRC, body CRC and xxh3 checks
+// of DecodeRecord, each record is opened with the segment's suite and key id from `keys` and
+// the nonce (segment id, seq - base_seq). A record whose flag disagrees with its segment, a
+// key id `keys` lacks, or a failed tag is a typed Corruption error for this read, never a
+// record: no byte of a record that failed to open is returned.
+//
+// Lifetime and thread safety: `file`, `state` and `keys` must outlive the reader. A reader is used
 // by one thread; many readers may share one io::File (ReadAt is thread-safe).
 #pragma once
 
@@ -29,6 +35,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "format/key_ring.h"
 #include "format/record.h"
 #include "io/file_system.h"
 #include "storage/log_state.h"
@@ -48,8 +55,10 @@ struct SegmentRecord {
 
 class SegmentReader {
  public:
+  ~SegmentReader();
   // byte_limit is clamped to state.valid_end.
-  SegmentReader(io::File* file, const SegmentState* state, uint64_t byte_limit);
+  SegmentReader(io::File* file, const SegmentState* state, uint64_t byte_limit,
+                const format::KeyRing* keys = nullptr);
   SegmentReader(const SegmentReader&) = delete;
   SegmentReader& operator=(const SegmentReader&) = delete;
 
@@ -87,6 +96,8 @@ class SegmentReader {
   Bytes window_;               // file bytes [window_start_, window_start_ + window_.size())
   uint64_t window_start_ = 0;
   Bytes frame_;                // a frame larger than the window
+  const format::KeyRing* keys_;
+  Bytes plain_;                // the opened body of the last encrypted record returned
   Status error_;
 };
 

@@ -41,6 +41,8 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(io::FileSystem* fs,
   header.base_seq = p.base_seq;
   header.base_offset = p.base_offset;
   header.created_unix_ms = static_cast<uint64_t>(std::max<int64_t>(p.created_unix_ms, 0));
+  // Without a key nothing here changes: flags and reserved stay zero (byte-identical format).
+  if (p.aead_suite != format::kAeadSuiteNone) format::SetSegmentEncryption(&header, p.aead_suite, p.key_id);
   const Bytes header_bytes = format::EncodeSegmentHeader(header);
   // Steps 2-4: header, fdatasync, directory fsync. A crash before the directory fsync may
   // lose the file entirely; recovery then sees the previous (sealed) segment and rolls forward.
@@ -71,6 +73,8 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(io::FileSystem* fs,
   state.end_offset = p.base_offset;
   state.valid_end = format::kSegmentHeaderSize;
   state.file_len = format::kSegmentHeaderSize;
+  state.aead_suite = p.aead_suite;
+  state.key_id = p.key_id;
   return std::unique_ptr<SegmentWriter>(new SegmentWriter(fs, path, std::move(file), std::move(state)));
 }
 
@@ -190,6 +194,8 @@ SegmentState SegmentWriter::StateAt(const SegmentMark& mark) const {
   s.id = state_.id;
   s.base_seq = state_.base_seq;
   s.base_offset = state_.base_offset;
+  s.aead_suite = state_.aead_suite;
+  s.key_id = state_.key_id;
   s.end_offset = mark.end_offset;
   s.record_count = mark.record_count;
   s.has_records = mark.has_records;

@@ -64,6 +64,9 @@ class SegmentWriter {
     uint64_t base_offset = 0;
     int64_t created_unix_ms = 0;
     uint64_t preallocate_bytes = 0;  // 0 = do not preallocate
+    // At-rest encryption: a non-zero suite and key id set SEGMENT_ENCRYPTED in the header.
+    uint8_t aead_suite = 0;
+    uint64_t key_id = 0;
   };
 
   // Creates a new segment file (steps 1-5 of spec 4.5; step 6, install, is the caller's).
@@ -97,6 +100,8 @@ class SegmentWriter {
   const std::string& path() const { return path_; }
   uint64_t base_offset() const { return state_.base_offset; }
   uint64_t base_seq() const { return state_.base_seq; }
+  uint8_t aead_suite() const { return state_.aead_suite; }  // 0 = plaintext segment
+  uint64_t key_id() const { return state_.key_id; }
   // The seq the next frame must carry; the offset it will get.
   uint64_t next_seq() const;
   uint64_t next_offset() const { return appended_.end_offset; }

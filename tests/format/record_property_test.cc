@@ -24,7 +24,7 @@ Bytes SeededBytes(uint64_t seed, size_t n) {
   return out;
 }
 
-// Random record: any flags (the encoder derives four of them), small key and headers, a
+// Random record: any flags (the encoder derives five of them), small key and headers, a
 // payload either small or around the 64 KiB xxh3 threshold, and at most one v2 field.
 Record GenRecord() {
   Record r;
@@ -47,7 +47,8 @@ Record GenRecord() {
 }
 
 uint8_t ExpectedFlags(const Record& r) {
-  uint8_t f = r.flags & static_cast<uint8_t>(~(kFlagHasKey | kFlagHasXxh3 | kFlagHasSubject | kFlagHasStreamTag));
+  uint8_t f = r.flags & static_cast<uint8_t>(
+                            ~(kFlagHasKey | kFlagHasXxh3 | kFlagHasSubject | kFlagHasStreamTag | kFlagEncrypted));
   if (!r.key.empty()) f |= kFlagHasKey;
   if (r.key.size() + r.headers.size() + r.payload.size() >= kXxh3BodyThreshold) f |= kFlagHasXxh3;
   if (r.subject) f |= kFlagHasSubject;

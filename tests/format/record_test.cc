@@ -310,12 +310,13 @@ TEST(RecordEncodeTest, EmptyRecordIsA44ByteFrame) {
 
 TEST(RecordEncodeTest, EncoderOverwritesDerivedBitsAndKeepsOthers) {
   Record r;
-  r.flags = kFlagHasKey | kFlagHasXxh3 | kFlagHasSubject | kFlagHasStreamTag | kFlagCompressed | 0xE0;
+  // ENCRYPTED (0x20) is derived too: set only when the encoder is given a cipher.
+  r.flags = kFlagHasKey | kFlagHasXxh3 | kFlagHasSubject | kFlagHasStreamTag | kFlagEncrypted | kFlagCompressed | 0xC0;
   const Bytes b = Encode(r);
-  EXPECT_EQ(b[kRecordOffFlags], kFlagCompressed | 0xE0);
+  EXPECT_EQ(b[kRecordOffFlags], kFlagCompressed | 0xC0);
   RecordView v;
   ASSERT_EQ(DecodeRecord(b, &v).outcome, ParseOutcome::kOk);
-  EXPECT_EQ(v.flags, kFlagCompressed | 0xE0);  // unknown bits preserved on read
+  EXPECT_EQ(v.flags, kFlagCompressed | 0xC0);  // unknown bits preserved on read
   EXPECT_FALSE(v.subject.has_value());
   EXPECT_FALSE(v.stream_tag.has_value());
 }

@@ -156,6 +156,7 @@ class QueueEnv {
     if (!*fs_.IsDirectory(dlq_dir)) return out;
     recovery::RecoveryOptions ro;
     ro.mode = recovery::Mode::kDryRun;
+    ro.keys = log_options_.keys;  // at-rest keys, when a test sets them
     auto rec = recovery::Recover(&fs_, dlq_dir, ro);
     EXPECT_TRUE(rec.ok()) << rec.status().ToString();
     if (!rec.ok()) return out;

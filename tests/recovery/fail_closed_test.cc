@@ -70,7 +70,8 @@ TEST_F(FailClosedTest, CompactedSegmentFailsClosed) {
 }
 
 TEST_F(FailClosedTest, UnknownSegmentFlagFailsClosedAsUnsupportedFeature) {
-  for (uint16_t flag : {uint16_t{0x0002}, uint16_t{0x8000}}) {
+  // 0x0002 is SEGMENT_ENCRYPTED, which this build reads (tests/recovery/encryption_test.cc).
+  for (uint16_t flag : {uint16_t{0x0004}, uint16_t{0x8000}}) {
     format::SegmentHeader h = HeaderOf(2);
     h.flags = flag;
     RewriteHeader(2, h);

@@ -105,6 +105,10 @@ inline LogState ScanCleanDir(io::FileSystem& fs, const std::string& dir = kDir) 
     s.base_offset = h.base_offset;
     s.end_offset = h.base_offset;
     s.file_len = content->size();
+    if (format::SegmentEncrypted(h)) {
+      s.aead_suite = format::SegmentAeadSuiteId(h);
+      s.key_id = format::SegmentKeyId(h);
+    }
     format::SegmentFooter f;
     const uint64_t len = content->size();
     bool sealed = false;
