@@ -38,6 +38,12 @@ void AddClientSecurityFlags(CLI::App* cmd, ClientSecurityFlags* flags) {
                 "Authenticate as the identity of the client certificate (--tls-cert)");
 }
 
+std::string WithScopeHint(std::string message, std::string_view verb, std::string_view scope) {
+  if (message.find("Authorization Violation") == std::string::npos) return message;
+  return message + " (" + std::string(verb) + " needs an identity with the " + std::string(scope) +
+         " scope; a refused credential looks the same)";
+}
+
 Result<client::ClientOptions> ClientOptionsWithSecurity(const ClientSecurityFlags& flags, client::ClientOptions base) {
   const int credentials = (flags.token_file.empty() ? 0 : 1) + (flags.user.empty() ? 0 : 1) + (flags.auth_mtls ? 1 : 0);
   if (credentials > 1) return Status::InvalidArgument("give one credential: --token-file, --user or --auth-mtls");

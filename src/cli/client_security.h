@@ -28,6 +28,11 @@ struct ClientSecurityFlags {
 
 void AddClientSecurityFlags(CLI::App* cmd, ClientSecurityFlags* flags);
 
+// `message`, plus which scope the verb needs when the broker answered `Authorization Violation`
+// (the broker never says why; spec/security.md 3): e.g. "... (pub needs an identity with the
+// publish scope; a refused credential looks the same)".
+std::string WithScopeHint(std::string message, std::string_view verb, std::string_view scope);
+
 // ClientOptions with TLS and the credential set up from the flags (plain and anonymous when
 // none is given). InvalidArgument for --tls-cert/--tls-key without --tls-ca, more than one
 // credential, --user without --password-file, or a file that does not load.

@@ -37,13 +37,15 @@ int RunCumulativeAck(const CumulativeAckFlags& flags) {
   auto connected = client::Client::Connect(flags.addr, *options);
   if (!connected.ok()) {
     const OnlineFailure f = DescribeOnlineFailure(connected.status(), protocol::Err{});
-    return Fail(kCommand, flags.json && f.exit_code != kExitUsage, f.exit_code, connected.status().message(),
+    return Fail(kCommand, flags.json && f.exit_code != kExitUsage, f.exit_code,
+                WithScopeHint(connected.status().message(), kCommand, "subscribe"),
                 f.detail);
   }
   client::Client& c = **connected;
   if (Status s = c.CumulativeAck(flags.group, flags.up_to); !s.ok()) {
     const OnlineFailure f = DescribeOnlineFailure(s, c.last_error());
-    return Fail(kCommand, flags.json, f.exit_code, "the broker did not commit the cumulative ack: " + s.message(),
+    return Fail(kCommand, flags.json, f.exit_code,
+                WithScopeHint("the broker did not commit the cumulative ack: " + s.message(), kCommand, "subscribe"),
                 f.detail);
   }
   c.Close();

@@ -45,7 +45,9 @@ int RunPub(const PubFlags& flags) {
   auto options = ClientOptionsWithSecurity(flags.tls);
   if (!options.ok()) return Fail("pub", flags.json, kExitUsage, options.status().message());
   auto client = client::Client::Connect(flags.addr, *options);
-  if (!client.ok()) return Fail("pub", flags.json, ExitFor(client.status()), client.status().message());
+  if (!client.ok()) {
+    return Fail("pub", flags.json, ExitFor(client.status()), WithScopeHint(client.status().message(), "pub", "publish"));
+  }
   client::PublishRequest request;
   request.key = ToBytes(flags.key);
   request.payload = ToBytes(payload);
@@ -56,7 +58,9 @@ int RunPub(const PubFlags& flags) {
       detail = {{"broker_code", (*client)->last_error().code}, {"broker_message", (*client)->last_error().message}};
     }
     const int code = offset.status().IsUnavailable() ? kExitUnreachable : kExitInternal;
-    return Fail("pub", flags.json, code, "the broker did not accept the record: " + offset.status().message(), detail);
+    return Fail("pub", flags.json, code,
+                WithScopeHint("the broker did not accept the record: " + offset.status().message(), "pub", "publish"),
+                detail);
   }
   (*client)->Close();
   if (flags.json) {

@@ -208,13 +208,13 @@ int RunSub(const SubFlags& flags) {
   if (!connected.ok()) {
     const OnlineFailure f = DescribeOnlineFailure(connected.status(), protocol::Err{});
     if (f.exit_code == kExitUsage) return Fail("sub", false, f.exit_code, connected.status().message());
-    return out.Failed(f.exit_code, connected.status().message(), f.detail);
+    return out.Failed(f.exit_code, WithScopeHint(connected.status().message(), "sub", "subscribe"), f.detail);
   }
   client::Client& c = **connected;
   out.Header();
   auto fail = [&](const std::string& what, const Status& status) {
     const OnlineFailure f = DescribeOnlineFailure(status, c.last_error());
-    return out.Failed(f.exit_code, what + ": " + status.message(), f.detail);
+    return out.Failed(f.exit_code, WithScopeHint(what + ": " + status.message(), "sub", "subscribe"), f.detail);
   };
   if (Status s = c.Subscribe(flags.group); !s.ok()) return fail("subscribe", s);
 

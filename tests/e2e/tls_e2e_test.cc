@@ -275,6 +275,8 @@ TEST_F(TlsE2E, AnIdentityTableAuthenticatesEveryConnectionAndEnforcesScopes) {
   EXPECT_NE(ops_sub.out.find("hello-authenticated"), std::string::npos) << ops_sub.out;
   RunResult ops_pub = Run("pub --addr " + addr + " --user ops --password-file " + pw_file + " x");
   EXPECT_NE(ops_pub.exit_code, 0);
+  // The CLI says which scope the verb needs (the broker never does).
+  EXPECT_NE(ops_pub.err.find("pub needs an identity with the publish scope"), std::string::npos) << ops_pub.err;
 
   // SIGHUP: the producer is removed; a connected producer keeps its identity.
   auto token = Slurp(producer_token);

@@ -338,5 +338,27 @@ TEST_F(AuthBroker, TheHalfOpenCapCountsConnectionsUntilTheyAuthenticate) {
   EXPECT_TRUE(c.ok()) << c.status().ToString();
 }
 
+// 1,000 failed logins from one address: after the lockout threshold every further attempt is
+// refused at accept, before any byte is read or any credential checked; nothing accumulates.
+TEST_F(AuthBroker, AThousandFailedLoginsFromOneAddressAreCutOffAtAccept) {
+  BrokerOptions o = Options();
+  security::PreauthOptions p;
+  p.rate_per_sec = 0;  // only the lockout: every attempt reaches the gate
+  o.preauth = p;       // defaults: 5 failures in 60 s lock the address out
+  BrokerHarness h(o);
+  int refused_with_violation = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto c = client::Client::Connect(h.addr(), Bearer("guess-" + std::to_string(i)));
+    ASSERT_FALSE(c.ok());
+    if (c.status().message().find(kViolation) != std::string::npos) ++refused_with_violation;
+  }
+  const auto stats = h.broker().stats();
+  EXPECT_EQ(refused_with_violation, 5);  // only the first five got as far as a credential check
+  EXPECT_EQ(stats.auth_failures, 5u);
+  EXPECT_EQ(stats.preauth_locked_out, 995u);
+  EXPECT_EQ(stats.preauth_half_open, 0u);
+  EXPECT_LE(stats.connections_open, 1u);
+}
+
 }  // namespace
 }  // namespace ironbus::server::testing
