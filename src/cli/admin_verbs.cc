@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/exit_codes.h"
+#include "cli/client_security.h"
 #include "cli/http_get.h"
 #include "cli/output.h"
 #include "cli/verbs.h"
@@ -21,6 +22,7 @@ constexpr const char* kAcceptV1 = "application/vnd.ironbus.admin.v1+json";
 
 struct AdminFlags {
   std::string addr;
+  std::string token_file;  // an admin token, for a broker with an identity table
   bool json = false;
   std::optional<std::string> group;
   std::optional<uint64_t> max_lag;
@@ -33,7 +35,9 @@ struct Fetched {
 };
 
 Fetched FetchAdmin(const char* command, const AdminFlags& flags) {
-  auto got = HttpGet(flags.addr, "/admin", kAcceptV1, kTimeout);
+  auto token = ReadTokenFile(flags.token_file);
+  if (!token.ok()) return {{}, Fail(command, false, kExitUsage, token.status().message())};
+  auto got = HttpGet(flags.addr, "/admin", kAcceptV1, kTimeout, *token);
   if (!got.ok()) {
     const int code = got.status().code() == StatusCode::kInvalidArgument ? kExitUsage
                      : got.status().code() == StatusCode::kUnavailable   ? kExitUnreachable
@@ -44,6 +48,9 @@ Fetched FetchAdmin(const char* command, const AdminFlags& flags) {
     return {{}, Fail(command, flags.json, kExitInternal,
                      flags.addr + " has no /admin: start the broker with --health-addr and --enable-admin",
                      {{"http_status", 404}})};
+  }
+  if (const std::string refusal = AdminRefusal(got->status, command); !refusal.empty()) {
+    return {{}, Fail(command, flags.json, kExitInternal, refusal, {{"http_status", got->status}})};
   }
   if (got->status != 200) {
     return {{}, Fail(command, flags.json, kExitInternal,
@@ -173,6 +180,8 @@ CLI::App* AddCommon(CLI::App* cmd, AdminFlags* flags, const char* schema) {
                   "The broker's health address, host:port (serve --health-addr ... --enable-admin)")
       ->required();
   cmd->add_flag("--json", flags->json, std::string("One ") + schema + " object");
+  cmd->add_option("--token-file", flags->token_file,
+                  "Admin bearer token (a broker with --auth-config serves /admin to the admin scope only)");
   return cmd;
 }
 

@@ -38,6 +38,25 @@ void AddClientSecurityFlags(CLI::App* cmd, ClientSecurityFlags* flags) {
                 "Authenticate as the identity of the client certificate (--tls-cert)");
 }
 
+Result<std::string> ReadTokenFile(const std::string& path) {
+  if (path.empty()) return std::string();
+  ASSIGN_OR_RETURN(Bytes token, ReadSecretFile(path, "--token-file"));
+  std::string out(token.begin(), token.end());
+  std::fill(token.begin(), token.end(), 0);
+  return out;
+}
+
+std::string AdminRefusal(int http_status, std::string_view verb) {
+  if (http_status == 401) {
+    return std::string(verb) + " needs the admin scope: this broker has an identity table, so give --token-file with "
+           "the token of an identity holding admin";
+  }
+  if (http_status == 403) {
+    return "Authorization Violation: " + std::string(verb) + " needs a token of an identity with the admin scope";
+  }
+  return "";
+}
+
 std::string WithScopeHint(std::string message, std::string_view verb, std::string_view scope) {
   if (message.find("Authorization Violation") == std::string::npos) return message;
   return message + " (" + std::string(verb) + " needs an identity with the " + std::string(scope) +

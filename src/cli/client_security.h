@@ -33,6 +33,13 @@ void AddClientSecurityFlags(CLI::App* cmd, ClientSecurityFlags* flags);
 // publish scope; a refused credential looks the same)".
 std::string WithScopeHint(std::string message, std::string_view verb, std::string_view scope);
 
+// The bearer token in `path` (one trailing newline dropped); "" for an empty path. For the admin
+// verbs, which send it to /admin on the health port.
+Result<std::string> ReadTokenFile(const std::string& path);
+
+// What an /admin answer of 401 or 403 means for `verb` ("" for any other status).
+std::string AdminRefusal(int http_status, std::string_view verb);
+
 // ClientOptions with TLS and the credential set up from the flags (plain and anonymous when
 // none is given). InvalidArgument for --tls-cert/--tls-key without --tls-ca, more than one
 // credential, --user without --password-file, or a file that does not load.

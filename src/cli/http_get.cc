@@ -49,7 +49,7 @@ int ConnectOne(const addrinfo* ai, Clock::time_point deadline) {
 }  // namespace
 
 Result<HttpResponse> HttpGet(std::string_view addr, std::string_view path, std::string_view accept,
-                             std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout, std::string_view bearer) {
   const auto deadline = Clock::now() + timeout;
   std::string host;
   std::string port;
@@ -86,6 +86,7 @@ Result<HttpResponse> HttpGet(std::string_view addr, std::string_view path, std::
 
   std::string request = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + where + "\r\n";
   if (!accept.empty()) request += "Accept: " + std::string(accept) + "\r\n";
+  if (!bearer.empty()) request += "Authorization: Bearer " + std::string(bearer) + "\r\n";
   request += "Connection: close\r\n\r\n";
   size_t sent = 0;
   while (sent < request.size()) {

@@ -22,7 +22,9 @@ struct HttpResponse {
   std::string body;
 };
 
+// `bearer`: sent as `Authorization: Bearer <bearer>` when not empty (/admin on a broker with an
+// identity table needs an admin token).
 Result<HttpResponse> HttpGet(std::string_view addr, std::string_view path, std::string_view accept,
-                             std::chrono::milliseconds timeout);
+                             std::chrono::milliseconds timeout, std::string_view bearer = {});
 
 }  // namespace ironbus::cli

@@ -284,7 +284,8 @@ int RunServe(const ServeArgs& args) {
     auto started = server::HealthServer::Start(
         *health_options,
         server::HealthSources{[&metrics_sources] { return server::CollectMetrics(metrics_sources); },
-                              [&broker](std::function<void()> done) { broker.PostProbe(std::move(done)); }});
+                              [&broker](std::function<void()> done) { broker.PostProbe(std::move(done)); },
+                              AdminGate(&broker, security->audit.get())});
     if (!started.ok()) return Fail("serve", json, kExitInternal, "--health-addr: " + started.status().message());
     health = std::move(*started);
   }

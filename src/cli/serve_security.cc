@@ -74,6 +74,22 @@ void ApplyServeSecurity(const config::Config& cfg, ServeSecurity* security, serv
   options->handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
 }
 
+std::function<bool(std::string_view)> AdminGate(server::Broker* broker, security::AuditLog* audit) {
+  if (broker->identities() == nullptr) return {};
+  return [broker, audit](std::string_view token) {
+    const auto table = broker->identities();
+    if (table == nullptr) return false;
+    const security::AuthResult r = table->AuthenticateBearer(token);
+    if (audit != nullptr) audit->Authn(r.ok() ? r.identity->name : std::string(), security::Mechanism::kBearer, r.ok(), r.failure);
+    if (!r.ok()) return false;
+    if (!r.identity->scopes.Has(security::Scope::kAdmin)) {
+      if (audit != nullptr) audit->AuthzDenial(r.identity->name, "admin", "GET /admin");
+      return false;
+    }
+    return true;
+  };
+}
+
 void ReloadServeSecurity(const config::Config& cfg, ServeSecurity* security, server::Broker* broker) {
   if (security->tls) {
     auto next = LoadTls(cfg, security->audit.get());

@@ -7,7 +7,9 @@
 // then do the pre-auth defences run (spec 4: loopback is exempt).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <optional>
 
 #include "base/result.h"
@@ -31,6 +33,10 @@ Result<ServeSecurity> LoadServeSecurity(const config::Config& cfg, bool loopback
 
 // Copies what the broker needs into its options (the audit log stays owned by `security`).
 void ApplyServeSecurity(const config::Config& cfg, ServeSecurity* security, server::BrokerOptions* options);
+
+// For HealthSources::admin_authorized: with an identity table, /admin is served to a bearer token
+// whose identity holds the admin scope (audited like a Connect); without one, empty (ungated).
+std::function<bool(std::string_view)> AdminGate(server::Broker* broker, security::AuditLog* audit);
 
 // SIGHUP: re-reads the TLS material and the identity table at the same paths and swaps them in
 // for new connections; anything that does not load keeps the running one (logged).

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/client_security.h"
 #include "cli/data_dir.h"
 #include "cli/exit_codes.h"
 #include "cli/http_get.h"
@@ -40,6 +41,8 @@ constexpr const char* kAcceptV1 = "application/vnd.ironbus.admin.v1+json";
 
 struct TopFlags {
   std::string addr;
+  std::string token_file;  // admin bearer token (a broker with an identity table)
+  std::string token;       // read from token_file once
   std::string data_dir;
   int interval_s = 1;
   bool once = false;
@@ -64,8 +67,8 @@ struct LiveFetch {
 // One poll: /admin is required, /metrics only adds latency and shed panels, so its failure
 // only marks them absent. Each GET gets the whole deadline so a slow broker shows as slow,
 // not as down.
-LiveFetch FetchLive(const std::string& addr, std::chrono::milliseconds deadline) {
-  auto got = HttpGet(addr, "/admin", kAcceptV1, deadline);
+LiveFetch FetchLive(const std::string& addr, std::chrono::milliseconds deadline, const std::string& token) {
+  auto got = HttpGet(addr, "/admin", kAcceptV1, deadline, token);
   if (!got.ok()) {
     const StatusCode c = got.status().code();
     return {std::nullopt,
@@ -76,6 +79,9 @@ LiveFetch FetchLive(const std::string& addr, std::chrono::milliseconds deadline)
   }
   if (got->status == 404) {
     return {std::nullopt, kExitInternal, addr + " has no /admin: start the broker with --enable-admin"};
+  }
+  if (const std::string refusal = AdminRefusal(got->status, "top"); !refusal.empty()) {
+    return {std::nullopt, kExitInternal, refusal};
   }
   if (got->status != 200) {
     return {std::nullopt, kExitInternal, addr + "/admin answered HTTP " + std::to_string(got->status)};
@@ -92,7 +98,8 @@ LiveFetch FetchLive(const std::string& addr, std::chrono::milliseconds deadline)
 // rates) and whether the broker answered the newest poll.
 class LiveState {
  public:
-  explicit LiveState(const TopFlags& flags) : addr_(flags.addr), deadline_(Deadline(flags.interval_s)) {
+  explicit LiveState(const TopFlags& flags)
+      : addr_(flags.addr), token_(flags.token), deadline_(Deadline(flags.interval_s)) {
     view_.addr = flags.addr;
     view_.interval_s = flags.interval_s;
   }
@@ -100,7 +107,7 @@ class LiveState {
   // Returns the fetch so the first poll can decide the exit code.
   LiveFetch Poll() {
     const auto now = std::chrono::steady_clock::now();
-    LiveFetch f = FetchLive(addr_, deadline_);
+    LiveFetch f = FetchLive(addr_, deadline_, token_);
     if (!f.snapshot) {
       view_.reachable = false;
       view_.error = f.error;
@@ -126,6 +133,7 @@ class LiveState {
     return std::chrono::milliseconds(std::clamp(interval_s, 2, 5) * 1000);
   }
   std::string addr_;
+  std::string token_;
   std::chrono::milliseconds deadline_;
   top::LiveView view_;
   std::chrono::steady_clock::time_point taken_at_ = std::chrono::steady_clock::now();
@@ -152,7 +160,11 @@ void Loop(const TopFlags& flags, std::function<void()> poll, top::FrameSource::R
   top::RunPlain(source, flags.interval_s);
 }
 
-int RunLive(const TopFlags& flags) {
+int RunLive(const TopFlags& given) {
+  TopFlags flags = given;
+  auto token = ReadTokenFile(flags.token_file);
+  if (!token.ok()) return Fail("top", false, kExitUsage, token.status().message());
+  flags.token = std::move(*token);
   LiveState state(flags);
   LiveFetch first = state.Poll();
   if (!first.snapshot) {
@@ -258,6 +270,8 @@ void RegisterTop(CLI::App& app, int* exit_code) {
   cmd->add_option("--interval", flags->interval_s, "Seconds between refreshes (default 1, minimum 1)")
       ->check(CLI::Range(1, 86'400));
   cmd->add_flag("--once", flags->once, "Print one plain snapshot and exit");
+  cmd->add_option("--token-file", flags->token_file,
+                  "Admin bearer token (a broker with --auth-config serves /admin to the admin scope only)");
   cmd->add_flag("--json", flags->json, "Print one ironbus.cli.top.v1 object and exit");
   cmd->add_flag("--no-color", flags->no_color, "No colour and no in-place redraw (also NO_COLOR)");
   cmd->add_option("--max-segment-bytes", flags->max_segment_bytes, "Offline: the log's roll size (loss caps)");

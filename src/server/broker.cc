@@ -348,6 +348,11 @@ void Broker::NotifyAppended() {
   if (impl_->shared->consume) impl_->shared->consume->NotifyAppended();
 }
 
+std::shared_ptr<const security::IdentityTable> Broker::identities() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->identities;
+}
+
 Status Broker::ReplaceIdentities(std::shared_ptr<const security::IdentityTable> identities) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if ((identities == nullptr) != (impl_->identities == nullptr)) {

@@ -186,6 +186,8 @@ class Broker {
   // New connections authenticate against `identities` from now on; open ones keep the identity
   // they have. Refused when it would turn authentication on or off (a restart).
   Status ReplaceIdentities(std::shared_ptr<const security::IdentityTable> identities);
+  // The identity table new connections check against (null = no authentication). Any thread.
+  std::shared_ptr<const security::IdentityTable> identities() const;
 
   struct Impl;
 

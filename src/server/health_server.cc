@@ -6,6 +6,7 @@
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -143,6 +144,11 @@ struct HealthServer::Impl {
     if (path == "/livez" || path == "/healthz") return {200, kTextType, "ok\n"};
     const bool admin = path == "/admin" && options.enable_admin;
     if (admin && !AdminAcceptable(head)) return {406, kTextType, "only /admin v1 is served\n"};
+    if (admin && sources.admin_authorized) {
+      const std::string token = BearerTokenOf(head);
+      if (token.empty()) return {401, kTextType, "/admin needs Authorization: Bearer <token> of an identity with the admin scope\n"};
+      if (!sources.admin_authorized(token)) return {403, kTextType, "Authorization Violation\n"};
+    }
     if (path == "/readyz" || path == "/metrics" || admin) {
       MetricsSnapshot snapshot;
       try {
@@ -383,6 +389,31 @@ void HealthServer::Stop() {
   if (raw->thread.joinable()) raw->thread.join();
   logging::Info("health.stopped", {{"addr", raw->address}});
   // Suspended connection coroutines (and their sockets) are destroyed with the io_context.
+}
+
+std::string BearerTokenOf(std::string_view head) {
+  size_t at = 0;
+  while ((at = head.find('\n', at)) != std::string_view::npos) {
+    ++at;
+    const std::string_view rest = head.substr(at);
+    const std::string_view line = rest.substr(0, rest.find_first_of("\r\n"));
+    constexpr std::string_view kName = "authorization:";
+    if (line.size() <= kName.size()) continue;
+    bool match = true;
+    for (size_t i = 0; i < kName.size() && match; ++i) {
+      match = std::tolower(static_cast<unsigned char>(line[i])) == kName[i];
+    }
+    if (!match) continue;
+    std::string_view value = line.substr(kName.size());
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    if (value.size() <= 7 || std::tolower(static_cast<unsigned char>(value[0])) != 'b' || value.substr(1, 6) != "earer ") {
+      return "";
+    }
+    value.remove_prefix(7);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    return std::string(value);
+  }
+  return "";
 }
 
 }  // namespace ironbus::server

@@ -68,7 +68,15 @@ struct HealthSources {
   // Broker::PostProbe). The server sends one probe at a time, every 250 ms while none is
   // waiting; without it /healthz is the same as /livez.
   std::function<void(std::function<void()>)> probe;
+  // The admin scope (spec/security.md 3): when set (the broker has an identity table), GET /admin
+  // needs `Authorization: Bearer <token>` whose identity holds `admin`; this says whether the
+  // token does. Missing: 401; refused: 403 with the uniform `Authorization Violation`. Unset:
+  // /admin is served to anyone who can reach the (loopback by default) health port.
+  std::function<bool(std::string_view bearer_token)> admin_authorized;
 };
+
+// The token of an `Authorization: Bearer <token>` header in a request head; "" when absent.
+std::string BearerTokenOf(std::string_view head);
 
 struct HealthStats {
   uint64_t requests = 0;       // requests answered (any status)

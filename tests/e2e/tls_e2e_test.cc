@@ -309,5 +309,40 @@ TEST_F(TlsE2E, AnIdentityTableAuthenticatesEveryConnectionAndEnforcesScopes) {
   EXPECT_EQ(log.find(hex), std::string::npos);
 }
 
+// The admin verbs read /admin on the health port; with an identity table it needs the admin scope,
+// and the CLI says so (spec/security.md 3).
+TEST_F(TlsE2E, AdminVerbsNeedAnAdminTokenOnABrokerWithIdentities) {
+  auto digest = [&](const std::string& token) {
+    const std::string cmd = "printf %s " + token + " | sha256sum | cut -c1-64 > " + scratch_.path() + "/d";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    std::string hex = Slurp(scratch_.path() + "/d");
+    while (!hex.empty() && hex.back() == '\n') hex.pop_back();
+    return hex;
+  };
+  const std::string table = WriteFile("auth.toml", "[[identity]]\nname = \"ops\"\nscopes = [\"admin\"]\ntoken_hashes = [\"" +
+                                                   digest("admin-token-0123456789") + "\"]\n\n[[identity]]\nname = \"app\"\n"
+                                                   "scopes = [\"publish\"]\ntoken_hashes = [\"" + digest("app-token-0123456789") + "\"]\n");
+  ASSERT_EQ(::chmod(table.c_str(), 0600), 0);
+  const std::string admin_token = WriteFile("admin.token", "admin-token-0123456789\n");
+  const std::string app_token = WriteFile("app.token", "app-token-0123456789\n");
+  Broker broker(data_, scratch_.path(), {"--auth-config", table, "--health-addr", "127.0.0.1:0", "--enable-admin"});
+  ASSERT_FALSE(broker.WaitListening().empty()) << broker.errors();
+  const std::string health = "127.0.0.1:" + std::to_string(broker.HealthPort());
+  RunResult anonymous = Run("info --admin-addr " + health);
+  EXPECT_EQ(anonymous.exit_code, 70) << anonymous.err;
+  EXPECT_NE(anonymous.err.find("info needs the admin scope"), std::string::npos) << anonymous.err;
+  RunResult app = Run("lag --admin-addr " + health + " --token-file " + app_token);
+  EXPECT_EQ(app.exit_code, 70);
+  EXPECT_NE(app.err.find("Authorization Violation: lag needs a token of an identity with the admin scope"),
+            std::string::npos)
+      << app.err;
+  RunResult ops = Run("info --admin-addr " + health + " --token-file " + admin_token);
+  EXPECT_EQ(ops.exit_code, 0) << ops.err;
+  EXPECT_EQ(broker.Stop(), 0) << broker.errors();
+  EXPECT_NE(broker.errors().find(R"("event":"authz_denial","identity":"app","scope":"admin","verb":"GET /admin")"),
+            std::string::npos)
+      << broker.errors();
+}
+
 }  // namespace
 }  // namespace ironbus::e2e

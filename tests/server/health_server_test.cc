@@ -359,5 +359,43 @@ TEST(HealthServer, CountersMoveConsistentlyWhileScrapedUnderLoad) {
   EXPECT_GE(last_delivered, kTotal);
 }
 
+// spec/security.md 3: with an identity table, /admin answers only a bearer token whose identity
+// holds the admin scope.
+TEST(HealthServer, AdminNeedsAnAdminTokenWhenTheBrokerAuthenticates) {
+  HealthOptions o;
+  o.enable_admin = true;
+  HealthSources sources{Healthy};
+  std::vector<std::string> asked;
+  sources.admin_authorized = [&asked](std::string_view token) {
+    asked.emplace_back(token);
+    return token == "admin-token";
+  };
+  auto server = HealthServer::Start(o, sources);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  const auto none = HttpGet(port, "/admin");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(none.body.find("admin scope"), std::string::npos) << none.body;
+  auto with = [&](const std::string& header) {
+    HttpConn c(port);
+    EXPECT_TRUE(c.Send("GET /admin HTTP/1.1\r\nHost: localhost\r\n" + header + "\r\n\r\n"));
+    return c.Reply();
+  };
+  const auto wrong = with("Authorization: Bearer someone-else");
+  EXPECT_EQ(wrong.status, 403);
+  EXPECT_EQ(wrong.body, "Authorization Violation\n");
+  EXPECT_EQ(with("authorization:   bearer admin-token  ").status, 200);  // header name and scheme are case-insensitive
+  EXPECT_EQ(with("Authorization: Basic YWRtaW4=").status, 401);
+  EXPECT_EQ(HttpGet(port, "/metrics").status, 200) << "only /admin is gated";
+  EXPECT_EQ(asked, (std::vector<std::string>{"someone-else", "admin-token"}));
+}
+
+TEST(HealthServer, BearerTokenOfReadsOnlyTheAuthorizationHeader) {
+  EXPECT_EQ(BearerTokenOf("GET / HTTP/1.1\r\nAuthorization: Bearer abc\r\n"), "abc");
+  EXPECT_EQ(BearerTokenOf("GET / HTTP/1.1\r\nX-Authorization: Bearer abc\r\n"), "");
+  EXPECT_EQ(BearerTokenOf("GET /Authorization: Bearer abc HTTP/1.1\r\n"), "");
+  EXPECT_EQ(BearerTokenOf("GET / HTTP/1.1\r\nAuthorization: Bearer \r\n"), "");
+}
+
 }  // namespace
 }  // namespace ironbus::server
