@@ -34,6 +34,10 @@ inline constexpr uint64_t kRamMaxFrameLen = 16ull * 1024 * 1024 + 64 * 1024;  //
 inline constexpr uint64_t kRamPerLeaseBytes = 64;
 inline constexpr uint64_t kRamFixedOverheadBytes = 4ull * 1024 * 1024;
 inline constexpr uint64_t kRamPerConnectionStackBytes = 64ull * 1024;
+// A TLS connection's own buffers: asio's SSL stream keeps two 17 KiB record buffers, OpenSSL's
+// BIO pair two more, plus the SSL object and handshake state. Measured: 2,000 stalled TLS
+// handshakes added 189 MB of RSS, about 95 KB each (docs/security.md).
+inline constexpr uint64_t kRamPerTlsConnectionBytes = 96ull * 1024;
 
 struct Config {
   std::string profile = "balanced";
@@ -216,6 +220,7 @@ struct RamEstimate {
   uint64_t term5 = 0;  // fixed overhead + max_connections * per-connection stack
   uint64_t memory_store = 0;  // storage=memory: max_total_bytes
   uint64_t password_verifies = 0;  // with --auth-config: concurrent verifies x 19 MiB (Argon2id m)
+  uint64_t tls_connections = 0;    // with TLS: max_connections x kRamPerTlsConnectionBytes
   uint64_t worst_case = 0;    // saturating sum
   uint64_t ceiling = 0;       // 0 = off
   bool fits() const { return ceiling == 0 || worst_case <= ceiling; }

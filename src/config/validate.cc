@@ -269,7 +269,9 @@ RamEstimate EstimateRam(const Config& c) {
   r.memory_store = c.storage == "memory" ? c.max_total_bytes : 0;
   // Each Argon2id verify holds its memory cost (19 MiB at the edge parameters, spec 2.2).
   r.password_verifies = c.auth_config.empty() ? 0 : SatMul(c.max_concurrent_password_verifies, 19456ull * 1024);
-  r.worst_case = SatAdd(SatAdd(SatAdd(SatAdd(r.term1, r.term3), r.term5), r.memory_store), r.password_verifies);
+  r.tls_connections = c.tls_cert.empty() ? 0 : SatMul(c.max_connections, kRamPerTlsConnectionBytes);
+  r.worst_case = SatAdd(SatAdd(SatAdd(SatAdd(SatAdd(r.term1, r.term3), r.term5), r.memory_store), r.password_verifies),
+                        r.tls_connections);
   r.ceiling = c.ram_ceiling_bytes;
   return r;
 }
@@ -282,6 +284,7 @@ std::string RamRefusal(const Config& c, const RamEstimate& r) {
                     Mib(r.term1) + ", groups x in-flight leases " + Mib(r.term3) + ", fixed + connection stacks " +
                     Mib(r.term5);
   if (r.memory_store != 0) out += ", memory store " + Mib(r.memory_store);
+  if (r.tls_connections != 0) out += ", TLS buffers " + Mib(r.tls_connections) + " (96 KiB per connection)";
   if (r.password_verifies != 0) {
     out += ", password verifies " + Mib(r.password_verifies) + " (--max-concurrent-password-verifies " +
            std::to_string(c.max_concurrent_password_verifies) + " x 19 MiB)";

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "base/bytes.h"
+#include "base/cpu_features.h"
 #include "base/result.h"
 #include "format/record_format.h"
 
@@ -29,9 +30,6 @@ std::string_view AeadSuiteName(AeadSuite suite);
 // The suite for a stored suite byte; nullopt for 0 and every value this build does not know.
 std::optional<AeadSuite> AeadSuiteFromId(uint8_t id);
 
-// True when the CPU has AES instructions: x86 AES-NI (cpuid leaf 1, ECX bit 25), aarch64
-// HWCAP_AES via getauxval. Other CPUs: false.
-bool CpuHasAes();
 // The suite for new segments when the operator says "auto": AES-256-GCM with AES
 // instructions, ChaCha20-Poly1305 otherwise. Tests force either by naming it.
 AeadSuite DetectAeadSuite();

@@ -1,5 +1,7 @@
 #include "security/tls.h"
 
+#include "base/cpu_features.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -10,12 +12,6 @@
 #include <cstdio>
 #include <memory>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#elif defined(__aarch64__)
-#include <asm/hwcap.h>
-#include <sys/auxv.h>
-#endif
 
 namespace ironbus::security {
 namespace {
@@ -62,7 +58,7 @@ Status ApplyProtocolPolicy(SSL_CTX* ctx) {
       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
     return Status::Internal("cannot pin TLS 1.3: " + TakeOpenSslErrors());
   }
-  const char* suites = CpuHasAesInstructions() ? kTls13SuitesAesFirst : kTls13SuitesChachaFirst;
+  const char* suites = CpuHasAes() ? kTls13SuitesAesFirst : kTls13SuitesChachaFirst;
   if (SSL_CTX_set_ciphersuites(ctx, suites) != 1) return Status::Internal("cipher suites: " + TakeOpenSslErrors());
   if (SSL_CTX_set1_groups_list(ctx, kTlsGroups) != 1) return Status::Internal("groups: " + TakeOpenSslErrors());
   // Idle connections give their 2 x 16 KiB record buffers back (edge RAM); compression is
@@ -185,17 +181,6 @@ std::string NegotiatedCipher(SSL* ssl) {
   return c ? SSL_CIPHER_get_name(c) : "";
 }
 
-bool CpuHasAesInstructions() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
-  return (ecx & bit_AES) != 0;
-#elif defined(__aarch64__)
-  return (getauxval(AT_HWCAP) & HWCAP_AES) != 0;
-#else
-  return false;
-#endif
-}
 
 std::string TakeOpenSslErrors() {
   std::string out;

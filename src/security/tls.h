@@ -79,9 +79,6 @@ std::optional<std::string> CertificateSanIdentity(X509* certificate);
 std::string NegotiatedVersion(SSL* ssl);
 std::string NegotiatedCipher(SSL* ssl);
 
-// Whether the CPU has AES instructions (x86 AES-NI; aarch64 HWCAP_AES).
-bool CpuHasAesInstructions();
-
 // Drains OpenSSL's error queue into one line ("" when empty).
 std::string TakeOpenSslErrors();
 

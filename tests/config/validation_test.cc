@@ -151,6 +151,12 @@ TEST_F(Validation, AuthKnobs) {
   ExpectOk({{"--profile", "edge-tiny"}});
   ExpectError({{"--profile", "edge-tiny"}, {"--auth-config", "/a"}, {"--max-concurrent-password-verifies", "4"}},
               "password verifies");
+  // Each TLS connection holds about 96 KiB of record buffers: counted once TLS is configured.
+  const Loaded plain = LoadFlags({});
+  const Loaded tls = LoadFlags({{"--tls-cert", "/c.pem"}, {"--tls-key", "/c.key"}});
+  ASSERT_TRUE(plain.ok() && tls.ok());
+  EXPECT_EQ(EstimateRam(tls.config).worst_case - EstimateRam(plain.config).worst_case,
+            tls.config.max_connections * kRamPerTlsConnectionBytes);
 }
 
 TEST_F(Validation, RetentionSectionWithEveryBoundZeroIsRefused) {
