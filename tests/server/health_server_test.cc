@@ -365,8 +365,10 @@ TEST(HealthServer, AdminNeedsAnAdminTokenWhenTheBrokerAuthenticates) {
   HealthOptions o;
   o.enable_admin = true;
   HealthSources sources{Healthy};
+  std::mutex mu;  // the gate runs on the health thread
   std::vector<std::string> asked;
-  sources.admin_authorized = [&asked](std::string_view token) {
+  sources.admin_authorized = [&mu, &asked](std::string_view token) {
+    std::lock_guard<std::mutex> lock(mu);
     asked.emplace_back(token);
     return token == "admin-token";
   };
@@ -387,6 +389,7 @@ TEST(HealthServer, AdminNeedsAnAdminTokenWhenTheBrokerAuthenticates) {
   EXPECT_EQ(with("authorization:   bearer admin-token  ").status, 200);  // header name and scheme are case-insensitive
   EXPECT_EQ(with("Authorization: Basic YWRtaW4=").status, 401);
   EXPECT_EQ(HttpGet(port, "/metrics").status, 200) << "only /admin is gated";
+  std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(asked, (std::vector<std::string>{"someone-else", "admin-token"}));
 }
 
