@@ -36,6 +36,9 @@ struct Broker::Impl : std::enable_shared_from_this<Broker::Impl> {
   // Declared after `shared` and the registry: destroyed before them, so nothing the io
   // context still holds can outlive what it points to.
   asio::io_context io;
+  // The accept loop and the close in Stop() both touch the acceptor: they run on this strand so
+  // the close never races an async_accept being started on another io thread (found by TSan).
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(io)};
   asio::ip::tcp::acceptor acceptor{io};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
@@ -211,7 +214,7 @@ Status Broker::Start() {
   impl.shared->consume->Start();
   impl.work.emplace(impl.io.get_executor());
   auto self = impl_;
-  asio::co_spawn(impl.io, [self] { return self->AcceptLoop(); }, asio::detached);
+  asio::co_spawn(impl.accept_strand, [self] { return self->AcceptLoop(); }, asio::detached);
   for (int i = 0; i < o.io_threads; ++i) {
     impl.threads.emplace_back([self] {
       // A handler that throws must not take the broker down with it.
@@ -251,7 +254,7 @@ void Broker::Stop() {
     impl.stopping = true;  // an accept that completes from now on closes its socket
   }
   // 1. Stop accepting.
-  asio::post(impl.io, [self = impl_] {
+  asio::post(impl.accept_strand, [self = impl_] {
     asio::error_code ignored;
     self->acceptor.close(ignored);
   });
