@@ -118,12 +118,22 @@ Result<Frame> DecodeKnown(Tag tag, ByteView body, Direction direction, DecodeErr
 }  // namespace
 
 Status EncodeFrame(const Frame& frame, Bytes* out) {
-  Bytes body;
-  RETURN_IF_ERROR(EncodeBody(frame, &body));
-  if (body.size() + kTagSize > kMaxFrameLen) return Status::OutOfRange("frame longer than the 16 MiB + 64 KiB maximum");
-  PutFixed32(out, static_cast<uint32_t>(body.size() + kTagSize));
+  // The body is encoded in place after a placeholder length, which is patched once the body's
+  // size is known: no temporary body buffer, so a Deliver's payload is copied once, straight
+  // into the reply. On an error `out` is left as it was.
+  const size_t start = out->size();
+  PutFixed32(out, 0);
   PutU8(out, static_cast<uint8_t>(TagOf(frame)));
-  PutBytes(out, body);
+  Status status = EncodeBody(frame, out);
+  const size_t frame_len = out->size() - start - kLengthPrefixSize;
+  if (status.ok() && frame_len > kMaxFrameLen) {
+    status = Status::OutOfRange("frame longer than the 16 MiB + 64 KiB maximum");
+  }
+  if (!status.ok()) {
+    out->resize(start);
+    return status;
+  }
+  EncodeFixed32(out->data() + start, static_cast<uint32_t>(frame_len));
   return Status::Ok();
 }
 

@@ -12,8 +12,9 @@
 //             input for a short linger so the client can read every reply before the close;
 //   watchdog  closes an idle connection (idle_timeout) and one whose reply write is stuck
 //             (write_timeout: the client stopped reading).
-// A Pub goes to storage::Appender::TrySubmit (never blocks) with a completion that posts back to
-// the strand; the PubAck is filled into the Pub's slot there.
+// A Pub goes to storage::Appender::TrySubmit (never blocks) with a completion that hands the
+// outcome back to the strand (one post per group-commit batch, not per record); the PubAck is
+// filled into the Pub's slot there.
 //
 // Lifetime: shared_ptr; the coroutines and every outstanding append completion hold a
 // reference. When the last coroutine ends, BrokerShared::on_ended runs (on the strand).
@@ -27,8 +28,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/frame_decoder.h"
 #include "protocol/handshake.h"
@@ -140,6 +143,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Next Submit(storage::AppendRequest request, const Produce& produce);
   storage::Completion MakeCompletion(const Produce& produce);
   queue::DedupWindow::Waiter MakeDuplicateWaiter(uint64_t slot);
+  // On the strand: answers every append outcome the appender has handed over (appended_).
+  void DrainAppended();
   void OnAppended(const Produce& produce, Result<uint64_t> offset);
   // Answers a produce that was not appended (and tells the dedup window).
   void FailSlot(const Produce& produce, const protocol::Err& err, bool fatal);
@@ -203,6 +208,17 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t writing_bytes_ = 0;
   size_t inflight_append_bytes_ = 0;
   std::optional<WaitingSubmit> waiting_;
+  // Append outcomes on their way from the appender thread to the strand. A group commit
+  // completes a whole window of this connection's publishes at once: the first outcome of a
+  // batch posts one DrainAppended, the others only join the list, so a batch costs the
+  // connection one hand-off instead of one per record. appended_mu_ is a leaf.
+  struct Appended {
+    Produce produce;
+    Result<uint64_t> offset;
+  };
+  std::mutex appended_mu_;
+  std::vector<Appended> appended_;  // guarded by appended_mu_
+  std::vector<Appended> draining_;  // strand only: the list DrainAppended works through
   SteadyClock::time_point last_activity_;
   SteadyClock::time_point write_started_;
   SteadyClock::time_point linger_deadline_;

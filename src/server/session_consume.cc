@@ -22,6 +22,13 @@ pr::Err ErrFor(const Status& status) {
   return pr::Err{std::string(code), std::string(text)};
 }
 
+// Reserve sizes for EncodeWindow (over-estimates: a short reserve only costs a regrowth).
+// A Deliver frame's fixed part: length prefix, tag, offset, generation, flags, timestamp and
+// the three length prefixes of key, headers and payload.
+constexpr size_t kDeliverFixedReserve = 48;
+constexpr size_t kNoticeReserve = 64;             // DeadLetter, Truncated, GapMarker
+constexpr size_t kWindowTerminatorReserve = 256;  // FlowEnd, or an Err with its text
+
 void Append(const pr::Frame& frame, Bytes* out) {
   const size_t mark = out->size();
   if (!pr::EncodeFrame(frame, out).ok()) {
@@ -41,10 +48,24 @@ void Session::FillSlot(uint64_t slot, Bytes bytes) {
 }
 
 Bytes Session::EncodeWindow(queue::Window window) const {
+  // One allocation for the whole window: the frames are written into `out` back to back, and
+  // growing it by doubling would copy a 256-record window about ten times over.
+  size_t estimate = kWindowTerminatorReserve;
+  for (const queue::WindowItem& item : window.items) {
+    if (const auto* d = std::get_if<queue::Delivery>(&item)) {
+      estimate += kDeliverFixedReserve + d->record.key.size() + d->record.headers.size() + d->record.payload.size();
+    } else {
+      estimate += kNoticeReserve;
+    }
+  }
   Bytes out;
+  out.reserve(estimate);
   for (queue::WindowItem& item : window.items) {
     if (auto* d = std::get_if<queue::Delivery>(&item)) {
-      pr::Deliver deliver;
+      // Built in place in a Frame: a Deliver converted to a Frame at the call would copy its
+      // key, headers and payload once more per record.
+      pr::Frame frame(std::in_place_type<pr::Deliver>);
+      pr::Deliver& deliver = std::get<pr::Deliver>(frame);
       deliver.offset = d->offset;
       deliver.generation = d->generation;
       deliver.flags = d->record.flags;
@@ -62,7 +83,7 @@ Bytes Session::EncodeWindow(queue::Window window) const {
           deliver.flags = static_cast<uint8_t>(deliver.flags & ~format::kFlagCompressed);
         }
       }
-      Append(deliver, &out);
+      Append(frame, &out);
     } else if (auto* dl = std::get_if<queue::DeadLetterNotice>(&item)) {
       Append(pr::DeadLetter{dl->offset, dl->reason}, &out);
     } else if (auto* t = std::get_if<queue::TruncationNotice>(&item)) {

@@ -257,10 +257,26 @@ storage::Completion Session::MakeCompletion(const Produce& produce) {
       }
       return;  // level 0: nothing to answer
     }
-    asio::post(self->strand_, [self, produce, offset = std::move(offset)]() mutable {
-      self->OnAppended(produce, std::move(offset));
-    });
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> lock(self->appended_mu_);
+      first = self->appended_.empty();
+      self->appended_.push_back(Appended{produce, std::move(offset)});
+    }
+    // Only the outcome that found the list empty posts: a DrainAppended is then already on
+    // its way for every later one (it takes the list under the same lock).
+    if (first) asio::post(self->strand_, [self] { self->DrainAppended(); });
   };
+}
+
+void Session::DrainAppended() {
+  draining_.clear();
+  {
+    std::lock_guard<std::mutex> lock(appended_mu_);
+    draining_.swap(appended_);
+  }
+  for (Appended& a : draining_) OnAppended(a.produce, std::move(a.offset));
+  draining_.clear();
 }
 
 queue::DedupWindow::Waiter Session::MakeDuplicateWaiter(uint64_t slot) {

@@ -362,6 +362,34 @@ TEST(BodyRules, KeyLongerThanAU16IsRefusedAtEncode) {
   EXPECT_EQ(out, Bytes{0xAB}) << "*out is unchanged on error";
 }
 
+TEST(BodyRules, FramesEncodeInPlaceAfterWhatTheBufferHolds) {
+  // EncodeFrame writes the body straight into *out and patches the length prefix afterwards:
+  // two frames appended to one buffer must equal the two frames encoded alone.
+  Deliver d;
+  d.offset = 7;
+  d.generation = 9;
+  d.key = ToBytes("k");
+  d.payload = Bytes(300, 'p');
+  const Bytes one = *EncodeFrame(Frame(d));
+  const Bytes two = *EncodeFrame(Frame(PubAck{42}));
+  Bytes both = {0xAB};
+  ASSERT_TRUE(EncodeFrame(Frame(d), &both).ok());
+  ASSERT_TRUE(EncodeFrame(Frame(PubAck{42}), &both).ok());
+  Bytes want = {0xAB};
+  PutBytes(&want, one);
+  PutBytes(&want, two);
+  EXPECT_EQ(both, want);
+  EXPECT_EQ(DecodeFixed32(both.data() + 1), one.size() - kLengthPrefixSize);
+}
+
+TEST(BodyRules, FrameOverTheMaximumLeavesTheBufferAsItWas) {
+  Deliver d;
+  d.payload = Bytes(kMaxFrameLen, 0);
+  Bytes out = {0xAB, 0xCD};
+  EXPECT_EQ(EncodeFrame(Frame(d), &out).code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(out, (Bytes{0xAB, 0xCD}));
+}
+
 TEST(BodyRules, FrameOverTheMaximumIsRefusedAtEncode) {
   Deliver d;
   d.payload = Bytes(kMaxFrameLen, 0);

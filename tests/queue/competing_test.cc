@@ -136,6 +136,36 @@ TEST_F(CompetingTest, NackRequeuesWithAHigherGenerationAndAnEscalatedDeliveryCou
   EXPECT_GT(again.generation, d.generation);
 }
 
+// A window's records are moved out of the pass's read batch into their deliveries (no second
+// copy); every delivery must still carry its own record, across several read batches, and a
+// record handed out earlier must come back whole when it is delivered again.
+TEST_F(CompetingTest, EveryDeliveryCarriesItsOwnRecordAcrossReadBatchesAndRedeliveries) {
+  ASSERT_TRUE(g_->Join(2, MemberOptions{1000, 0}).ok());
+  constexpr int kRecords = 700;  // more than one read batch (256 records) per window
+  for (int i = 0; i < kRecords; ++i) {
+    Produce("p" + std::to_string(i), "k" + std::to_string(i), "h" + std::to_string(i));
+  }
+  auto check = [](const Delivery& d) {
+    const std::string n = std::to_string(d.offset);
+    EXPECT_EQ(AsChars(d.record.payload), "p" + n);
+    EXPECT_EQ(AsChars(d.record.key), "k" + n);
+    EXPECT_EQ(AsChars(d.record.headers), "h" + n);
+  };
+  std::vector<Delivery> all = Deliveries(FetchN(g_, 2, 1000));
+  ASSERT_EQ(all.size(), static_cast<size_t>(kRecords));
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].offset, i);
+    check(all[i]);
+  }
+  for (uint64_t o : {3u, 300u, 650u}) EXPECT_EQ(Nack(g_, 2, all[o], 0), AckStatus::kOk);
+  const std::vector<Delivery> again = Deliveries(FetchN(g_, 2, 1000));
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(again[0].offset, 3u);
+  EXPECT_EQ(again[1].offset, 300u);
+  EXPECT_EQ(again[2].offset, 650u);
+  for (const Delivery& d : again) check(d);
+}
+
 TEST_F(CompetingTest, NackWithoutDelayFollowsTheBackoffScheduleByAttempt) {
   Close();
   options_.max_deliver = 10;

@@ -2,7 +2,9 @@
 // (spec/protocol.md sections 2, 5, 6, 7, 9).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
+#include <vector>
 
 #include "server/broker_test_util.h"
 
@@ -118,6 +120,48 @@ TEST(BrokerProduce, PipelinedPubsAreAnsweredInRequestOrderWithAPingInBetween) {
     EXPECT_EQ(std::get<pr::PubAck>(*frame).offset, expected++);
   }
   EXPECT_EQ(h.broker().stats().publishes_acked, static_cast<uint64_t>(kPubs));
+}
+
+// A group commit completes many connections' publishes at once, and each connection gets its
+// outcomes handed to its strand in one batch: every PubAck must still reach its own connection,
+// in request order, and the offsets of all connections together must be dense and unique.
+TEST(BrokerProduce, ConcurrentWindowsFromManyConnectionsEachGetTheirOwnPubAcksInOrder) {
+  BrokerHarness h;
+  constexpr int kConns = 4;
+  constexpr int kRounds = 5;
+  constexpr int kWindow = 64;
+  std::vector<std::vector<uint64_t>> offsets(kConns);
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kConns; ++t) {
+    producers.emplace_back([&h, &offsets, t] {
+      RawConn c(h.port());
+      c.Handshake();
+      for (int round = 0; round < kRounds; ++round) {
+        Bytes window;
+        for (int i = 0; i < kWindow; ++i) {
+          ASSERT_TRUE(pr::EncodeFrame(pr::Frame(MakePub("c" + std::to_string(t))), &window).ok());
+        }
+        ASSERT_TRUE(c.Send(window));
+        for (int i = 0; i < kWindow; ++i) offsets[t].push_back(c.ReadAs<pr::PubAck>().offset);
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  std::vector<uint64_t> all;
+  for (int t = 0; t < kConns; ++t) {
+    ASSERT_EQ(offsets[t].size(), static_cast<size_t>(kRounds * kWindow));
+    EXPECT_TRUE(std::is_sorted(offsets[t].begin(), offsets[t].end())) << "connection " << t;
+    all.insert(all.end(), offsets[t].begin(), offsets[t].end());
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i);
+  // Each acknowledged offset holds that connection's record.
+  auto batch = h.log().Read(0, all.size(), 1u << 30);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->records.size(), all.size());
+  for (int t = 0; t < kConns; ++t) {
+    for (uint64_t o : offsets[t]) EXPECT_EQ(Str(batch->records[o].record.payload), "c" + std::to_string(t));
+  }
 }
 
 TEST(BrokerProduce, FireAndForgetGetsNoReplyButTakesTheNextOffset) {
