@@ -16,6 +16,8 @@ using asio::experimental::as_tuple;
 constexpr size_t kReadChunk = 64 * 1024;
 // One gathered write takes at most this many reply bytes (at least one frame).
 constexpr size_t kMaxWriteBatchBytes = 256 * 1024;
+// A plaintext batch up to this size is copied into one buffer and sent with one call.
+constexpr size_t kGatherMaxBytes = 64 * 1024;
 
 // Runs one of the session's loops. Whatever escapes it (an allocation failure, an asio throw
 // we did not expect) closes the connection instead of ending the process, and Exited() always
@@ -276,7 +278,7 @@ asio::awaitable<void> Session::WaitForSubmitRoom() {
 asio::awaitable<void> Session::WriteLoop() {
   std::vector<Bytes> batch;
   std::vector<asio::const_buffer> buffers;
-  Bytes gathered;  // TLS only
+  Bytes gathered;  // a batch copied into one buffer (TLS, or many small frames)
   while (!closed_) {
     if (replies_.front_ready()) {
       batch.clear();
@@ -295,9 +297,11 @@ asio::awaitable<void> Session::WriteLoop() {
       if (options_.write_timeout.count() > 0 && watchdog_.expiry() > write_started_ + options_.write_timeout) {
         watchdog_.cancel();
       }
-      if (transport_.is_tls() && buffers.size() > 1) {
+      if (buffers.size() > 1 && (transport_.is_tls() || writing_bytes_ <= kGatherMaxBytes)) {
         // asio's SSL stream writes one buffer per TLS record and write call: gather the batch
-        // into one so a window of PubAcks is one record and one send, not hundreds.
+        // into one so a window of PubAcks is one record and one send, not hundreds. In plain
+        // TCP asio sends at most 64 buffers per sendmsg, so a window of 256 PubAcks (13 bytes
+        // each) would take four system calls; copying a few KiB makes it one.
         gathered.clear();
         for (const Bytes& frame : batch) gathered.insert(gathered.end(), frame.begin(), frame.end());
         buffers.assign(1, asio::buffer(gathered));

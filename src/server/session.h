@@ -155,6 +155,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Bytes EncodeWindow(queue::Window window) const;
   queue::MemberOptions Credit() const;
   void FillSlot(uint64_t slot, Bytes bytes);
+  // From any thread (the queue thread's answers): hands a slot's encoded reply to the strand,
+  // one post per burst (see filled_).
+  static void FillSlotFromAnyThread(const std::shared_ptr<Session>& self, uint64_t slot, Bytes bytes);
+  void DrainFilled();
 
   void Reply(const protocol::Frame& frame);
   void ReplyErr(std::string_view code, std::string_view message);
@@ -219,6 +223,16 @@ class Session : public std::enable_shared_from_this<Session> {
   std::mutex appended_mu_;
   std::vector<Appended> appended_;  // guarded by appended_mu_
   std::vector<Appended> draining_;  // strand only: the list DrainAppended works through
+  // The same for replies the queue thread encodes (AckStatus, Ok/Err of Sub, Unsub and
+  // CumulativeAck): a window of per-message acks is answered with one post, not one per ack.
+  // filled_mu_ is a leaf.
+  struct Filled {
+    uint64_t slot;
+    Bytes bytes;
+  };
+  std::mutex filled_mu_;
+  std::vector<Filled> filled_;           // guarded by filled_mu_
+  std::vector<Filled> filled_draining_;  // strand only
   SteadyClock::time_point last_activity_;
   SteadyClock::time_point write_started_;
   SteadyClock::time_point linger_deadline_;

@@ -47,6 +47,29 @@ void Session::FillSlot(uint64_t slot, Bytes bytes) {
   if (replies_.Fill(slot, std::move(bytes))) WakeWriter();
 }
 
+void Session::FillSlotFromAnyThread(const std::shared_ptr<Session>& self, uint64_t slot, Bytes bytes) {
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(self->filled_mu_);
+    first = self->filled_.empty();
+    self->filled_.push_back(Filled{slot, std::move(bytes)});
+  }
+  // Only the reply that found the list empty posts; the DrainFilled it posted takes the rest.
+  if (first) asio::post(self->strand_, [self] { self->DrainFilled(); });
+}
+
+void Session::DrainFilled() {
+  filled_draining_.clear();
+  {
+    std::lock_guard<std::mutex> lock(filled_mu_);
+    filled_draining_.swap(filled_);
+  }
+  bool wake = false;
+  for (Filled& f : filled_draining_) wake = replies_.Fill(f.slot, std::move(f.bytes)) || wake;
+  filled_draining_.clear();
+  if (wake) WakeWriter();
+}
+
 Bytes Session::EncodeWindow(queue::Window window) const {
   // One allocation for the whole window: the frames are written into `out` back to back, and
   // growing it by doubling would copy a 256-record window about ten times over.
@@ -115,15 +138,13 @@ void Session::StartFetch(uint32_t max_records, uint64_t max_bytes, uint64_t wait
 
 ConsumeService::StatusHandler Session::OkOrErrInto(uint64_t slot) {
   return [self = shared_from_this(), slot](Status status) {
-    asio::post(self->strand_, [self, slot, status = std::move(status)] {
-      Bytes out;
-      if (status.ok()) {
-        Append(pr::Ok{}, &out);
-      } else {
-        Append(ErrFor(status), &out);
-      }
-      self->FillSlot(slot, std::move(out));
-    });
+    Bytes out;
+    if (status.ok()) {
+      Append(pr::Ok{}, &out);
+    } else {
+      Append(ErrFor(status), &out);
+    }
+    FillSlotFromAnyThread(self, slot, std::move(out));
   };
 }
 
@@ -152,11 +173,9 @@ void Session::HandleConsumeVerb(uint8_t tag, ByteView body) {
     const uint64_t delay = ack->op == pr::kAckOpNack ? ack->delay_ms : 0;
     consume.Settle(id_, static_cast<queue::AckOp>(ack->op), ack->offset, ack->generation, delay,
                    [self = shared_from_this(), slot](queue::AckStatus status) {
-                     asio::post(self->strand_, [self, slot, status] {
-                       Bytes out;
-                       Append(pr::AckStatus{static_cast<uint8_t>(status)}, &out);
-                       self->FillSlot(slot, std::move(out));
-                     });
+                     Bytes out;
+                     Append(pr::AckStatus{static_cast<uint8_t>(status)}, &out);
+                     FillSlotFromAnyThread(self, slot, std::move(out));
                    });
   } else if (auto* cumulative = std::get_if<pr::CumulativeAck>(&*frame)) {
     consume.CumulativeAck(std::string(AsChars(cumulative->group)), cumulative->up_to,
