@@ -70,7 +70,9 @@ struct Config {
   // that stops reading can pin (Linux autotunes up to tcp_wmem's max, 4 MiB) and how soon its
   // stuck reply write starts the write_timeout clock. 0 = leave it to the OS.
   uint64_t socket_send_buffer_bytes = 0;
-  uint64_t io_threads = 2;  // C++ addition: asio io threads (flag and env only)
+  // C++ addition: asio io threads (flag and env only). One by default: on 2 cores it gave the
+  // lowest publish latency and the same throughput as two (docs/performance.md, "io threads").
+  uint64_t io_threads = 1;
   // 4.2 storage
   std::string storage = "disk";
   bool ephemeral_loss_ack = false;

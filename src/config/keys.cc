@@ -68,7 +68,7 @@ const std::vector<KeySpec>& Keys() {
        "IRONBUS_SOCKET_SEND_BUFFER_BYTES", B, COLD, "",
        "Kernel send buffer per client connection (0 = the OS autotunes it, up to net.ipv4.tcp_wmem)",
        &C::socket_send_buffer_bytes},
-      {"io_threads", "", "--io-threads", "", "IRONBUS_IO_THREADS", N, NONE, "", "Network threads (1..64, default 2)",
+      {"io_threads", "", "--io-threads", "", "IRONBUS_IO_THREADS", N, NONE, "", "Network threads (1..64, default 1)",
        &C::io_threads},
       // 4.2 storage
       {"storage", "", "--storage", "", "IRONBUS_STORAGE", E, NONE, "disk|memory", "Storage backend", &C::storage},

@@ -75,6 +75,8 @@ struct BrokerOptions {
   // off loopback); the whole bind rule of spec/security.md 1.2 is checked by the config first.
   std::string host = "127.0.0.1";
   uint16_t port = 7777;  // 0 = any free port (tests); port() tells which
+  // `ironbus serve` passes --io-threads (default 1). This default stays 2 so the broker tests
+  // run every connection path with handlers on more than one thread (TSan).
   int io_threads = 2;
   size_t max_connections = 256;
   std::chrono::milliseconds idle_timeout{30'000};
