@@ -56,11 +56,17 @@ for src in fuzz/*_fuzz.cc; do
   [ -d "fuzz/seeds/$name" ] && seeds+=("fuzz/seeds/$name")    # read-only
   echo "fuzz: $name (up to $runs runs or ${seconds}s; 0 = no limit)"
   if [ "$jobs" -gt 1 ]; then
-    # -jobs: independent processes with their own random seeds, sharing the scratch corpus;
-    # each writes fuzz-<n>.log in the current directory.
-    "$dir/fuzz/$name" -jobs="$jobs" -workers="$jobs" -runs=$(( (runs + jobs - 1) / jobs )) \
-      -max_total_time="$seconds" -max_len="$max_len" "${long_flags[@]}" -print_final_stats=1 \
-      -artifact_prefix="$dir/$name-" "$corpus" "${seeds[@]}" 2>&1 | tail -n 4
+    # -jobs: independent processes with their own random seeds, sharing the scratch corpus.
+    # libFuzzer writes each job's log as fuzz-<n>.log in the working directory: run it in
+    # $dir/jobs-<name> (so absolute paths).
+    root=$(pwd)
+    abs_seeds=()
+    for s in "${seeds[@]}"; do abs_seeds+=("$root/$s"); done
+    mkdir -p "$dir/jobs-$name"
+    (cd "$dir/jobs-$name" && "$root/$dir/fuzz/$name" -jobs="$jobs" -workers="$jobs" \
+      -runs=$(( (runs + jobs - 1) / jobs )) -max_total_time="$seconds" -max_len="$max_len" "${long_flags[@]}" \
+      -print_final_stats=1 -artifact_prefix="$root/$dir/$name-" "$root/$corpus" "${abs_seeds[@]}") 2>&1 | tail -n 4
+    grep -h "stat::number_of_executed_units" "$dir/jobs-$name"/fuzz-*.log || true
   else
     "$dir/fuzz/$name" -runs="$runs" -max_total_time="$seconds" -max_len="$max_len" "${long_flags[@]}" -seed=1 \
       -print_final_stats=1 -artifact_prefix="$dir/$name-" "$corpus" "${seeds[@]}" 2>&1 | tail -n 4
