@@ -76,3 +76,10 @@ clean:
 bench-peers: build
 	@bench/peers/install.sh
 	bench/peers/run.sh
+
+# The same run with the fully static binary of `make static` (its peak RSS holds no shared-library
+# pages; docs/performance.md "Memory"): bench/results/peers-<date>-static.md/.json
+.PHONY: bench-peers-static
+bench-peers-static: static
+	@bench/peers/install.sh
+	IRONBUS=$(STATIC_DIR)/ironbus OUT_NAME=$${OUT_NAME:-peers-$$(date -u +%Y-%m-%d)-static} bench/peers/run.sh

@@ -67,6 +67,9 @@ def machine(data_dir, ironbus):
     }, {
         "ironbus": sh([ironbus, "--version"]),
         "ironbus_binary": os.path.abspath(ironbus),
+        # A dynamic binary's peak RSS includes the resident pages of its shared libraries
+        # (libstdc++, libc, libcrypto...), a static one only what it links (docs/performance.md).
+        "ironbus_linkage": "dynamic" if "INTERP" in sh(["readelf", "-lW", ironbus]) else "static",
         "ironbus_binary_built": datetime.datetime.fromtimestamp(os.path.getmtime(ironbus), datetime.timezone.utc)
         .isoformat(timespec="seconds"),
         "repo_head": commit,
@@ -288,8 +291,8 @@ def main():
     md.append(f"- Kernel: {mach['kernel']} ({mach['os']})")
     md.append(f"- Data dirs: {mach['data_dir']} on {mach['data_dir_filesystem']} ({mach['data_dir_device']}, "
               f"mounted at {mach['data_dir_mount']}, {mach['data_dir_mount_options']})")
-    md.append(f"- {versions['ironbus']} ({versions['ironbus_binary']}, built {versions['ironbus_binary_built']}; "
-              f"repository HEAD {versions['repo_head']})")
+    md.append(f"- {versions['ironbus']} ({versions['ironbus_binary']}, {versions['ironbus_linkage']} binary, "
+              f"built {versions['ironbus_binary_built']}; repository HEAD {versions['repo_head']})")
     md.append(f"- {versions['redis_server']}; {versions['nats_server']}; libhiredis {versions['libhiredis']}; "
               f"libnats {versions['libnats']}; clients built with {versions['cc']}")
     md.append("")
