@@ -41,6 +41,7 @@
 #include "queue/dedup_window.h"
 #include "security/transport.h"
 #include "server/reply_queue.h"
+#include "server/strand_hand_off.h"
 #include "storage/appender.h"
 #include "storage/log.h"
 
@@ -212,27 +213,21 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t writing_bytes_ = 0;
   size_t inflight_append_bytes_ = 0;
   std::optional<WaitingSubmit> waiting_;
-  // Append outcomes on their way from the appender thread to the strand. A group commit
-  // completes a whole window of this connection's publishes at once: the first outcome of a
-  // batch posts one DrainAppended, the others only join the list, so a batch costs the
-  // connection one hand-off instead of one per record. appended_mu_ is a leaf.
+  // Append outcomes on their way from the appender thread to the strand: a group commit
+  // completes a whole window of this connection's publishes at once, and the batch costs the
+  // connection one DrainAppended instead of one post per record (strand_hand_off.h).
   struct Appended {
     Produce produce;
     Result<uint64_t> offset;
   };
-  std::mutex appended_mu_;
-  std::vector<Appended> appended_;  // guarded by appended_mu_
-  std::vector<Appended> draining_;  // strand only: the list DrainAppended works through
+  StrandHandOff<Appended> appended_;
   // The same for replies the queue thread encodes (AckStatus, Ok/Err of Sub, Unsub and
-  // CumulativeAck): a window of per-message acks is answered with one post, not one per ack.
-  // filled_mu_ is a leaf.
+  // CumulativeAck): a window of per-message acks is answered with one DrainFilled.
   struct Filled {
     uint64_t slot;
     Bytes bytes;
   };
-  std::mutex filled_mu_;
-  std::vector<Filled> filled_;           // guarded by filled_mu_
-  std::vector<Filled> filled_draining_;  // strand only
+  StrandHandOff<Filled> filled_;
   SteadyClock::time_point last_activity_;
   SteadyClock::time_point write_started_;
   SteadyClock::time_point linger_deadline_;

@@ -48,25 +48,13 @@ void Session::FillSlot(uint64_t slot, Bytes bytes) {
 }
 
 void Session::FillSlotFromAnyThread(const std::shared_ptr<Session>& self, uint64_t slot, Bytes bytes) {
-  bool first = false;
-  {
-    std::lock_guard<std::mutex> lock(self->filled_mu_);
-    first = self->filled_.empty();
-    self->filled_.push_back(Filled{slot, std::move(bytes)});
-  }
   // Only the reply that found the list empty posts; the DrainFilled it posted takes the rest.
-  if (first) asio::post(self->strand_, [self] { self->DrainFilled(); });
+  if (self->filled_.Push(Filled{slot, std::move(bytes)})) asio::post(self->strand_, [self] { self->DrainFilled(); });
 }
 
 void Session::DrainFilled() {
-  filled_draining_.clear();
-  {
-    std::lock_guard<std::mutex> lock(filled_mu_);
-    filled_draining_.swap(filled_);
-  }
   bool wake = false;
-  for (Filled& f : filled_draining_) wake = replies_.Fill(f.slot, std::move(f.bytes)) || wake;
-  filled_draining_.clear();
+  filled_.Drain([&](Filled& f) { wake = replies_.Fill(f.slot, std::move(f.bytes)) || wake; });
   if (wake) WakeWriter();
 }
 

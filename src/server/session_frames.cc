@@ -257,26 +257,16 @@ storage::Completion Session::MakeCompletion(const Produce& produce) {
       }
       return;  // level 0: nothing to answer
     }
-    bool first = false;
-    {
-      std::lock_guard<std::mutex> lock(self->appended_mu_);
-      first = self->appended_.empty();
-      self->appended_.push_back(Appended{produce, std::move(offset)});
-    }
     // Only the outcome that found the list empty posts: a DrainAppended is then already on
-    // its way for every later one (it takes the list under the same lock).
-    if (first) asio::post(self->strand_, [self] { self->DrainAppended(); });
+    // its way for every later one.
+    if (self->appended_.Push(Appended{produce, std::move(offset)})) {
+      asio::post(self->strand_, [self] { self->DrainAppended(); });
+    }
   };
 }
 
 void Session::DrainAppended() {
-  draining_.clear();
-  {
-    std::lock_guard<std::mutex> lock(appended_mu_);
-    draining_.swap(appended_);
-  }
-  for (Appended& a : draining_) OnAppended(a.produce, std::move(a.offset));
-  draining_.clear();
+  appended_.Drain([this](Appended& a) { OnAppended(a.produce, std::move(a.offset)); });
 }
 
 queue::DedupWindow::Waiter Session::MakeDuplicateWaiter(uint64_t slot) {
