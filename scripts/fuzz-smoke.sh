@@ -23,6 +23,7 @@
 # To grow the committed corpus after a long run, minimize the scratch corpus into a fresh dir
 # and replace fuzz/corpus/<name> with it (keep it small, < 2 MB in all):
 #   build/fuzz/fuzz/<name> -merge=1 -max_len=70000 /tmp/new-<name> build/fuzz/corpus-<name> fuzz/corpus/<name>
+# (add -use_counters=0 when that is too large: edge coverage only, several times fewer files).
 set -euo pipefail
 dir=${1:-build/fuzz}
 long_flags=()
