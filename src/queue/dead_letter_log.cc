@@ -86,12 +86,17 @@ Status DeadLetterLog::EnsureCreated() {
 }
 
 bool DeadLetterLog::Contains(std::string_view group, uint64_t source_offset, const format::Record& source) const {
-  const uint64_t fp = Fingerprint(source.timestamp_ms, source.key, source.headers);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = held_.find(group);
-  if (it == held_.end()) return false;
-  auto e = it->second.find(source_offset);
-  return e != it->second.end() && e->second == fp;
+  uint64_t held_fp = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = held_.find(group);
+    if (it == held_.end()) return false;
+    auto e = it->second.find(source_offset);
+    if (e == it->second.end()) return false;
+    held_fp = e->second;
+  }
+  // Every delivery asks, and almost never for a held offset: hash only when the offset is held.
+  return held_fp == Fingerprint(source.timestamp_ms, source.key, source.headers);
 }
 
 bool DeadLetterLog::Contains(std::string_view group, uint64_t source_offset) const {

@@ -80,12 +80,12 @@ Status Group::Leave(uint64_t member_id, int64_t now_ns, bool clean) {
   Touch(now_ns);
   auto it = members_.find(member_id);
   if (it != members_.end()) {
-    for (const auto& [offset, held] : it->second.leased) {
+    it->second.leased.ForEach([&](uint64_t offset, const Held& held) {
       const Lease* lease = leases_.Find(offset);
       if (lease != nullptr && lease->generation == held.generation && lease->holder == member_id) {
         leases_.Release(offset, now_ns);
       }
-    }
+    });
     members_.erase(it);
     router_.Leave(member_id);
     parked_.erase(std::remove_if(parked_.begin(), parked_.end(),
@@ -105,34 +105,36 @@ size_t Group::held_by(uint64_t member_id) const {
 }
 
 void Group::PruneHeld(Member& m, int64_t now_ns) {
-  for (auto it = m.leased.begin(); it != m.leased.end();) {
-    const Lease* lease = leases_.Find(it->first);
+  m.leased.EraseIf([&](uint64_t offset, const Held& held) {
+    const Lease* lease = leases_.Find(offset);
     // Settled, re-granted elsewhere, or at/past its deadline: this connection no longer holds
     // it, and its credit comes back now (spec 4.2 step 1).
-    if (lease == nullptr || lease->generation != it->second.generation || now_ns >= lease->deadline_ns ||
-        cursor_.IsAcked(it->first)) {
-      m.leased_bytes -= it->second.bytes;
-      it = m.leased.erase(it);
-    } else {
-      ++it;
+    if (lease == nullptr || lease->generation != held.generation || now_ns >= lease->deadline_ns ||
+        cursor_.IsAcked(offset)) {
+      m.leased_bytes -= held.bytes;
+      return true;
     }
-  }
+    return false;
+  });
 }
 
 void Group::DropHeld(uint64_t member_id, uint64_t offset) {
   auto m = members_.find(member_id);
   if (m == members_.end()) return;
-  auto it = m->second.leased.find(offset);
-  if (it == m->second.leased.end()) return;
-  m->second.leased_bytes -= it->second.bytes;
-  m->second.leased.erase(it);
+  const Held* held = m->second.leased.Find(offset);
+  if (held == nullptr) return;
+  m->second.leased_bytes -= held->bytes;
+  m->second.leased.Erase(offset);
 }
 
 void Group::DropHeldBelow(uint64_t watermark) {
   for (auto& [id, m] : members_) {
-    auto end = m.leased.lower_bound(watermark);
-    for (auto it = m.leased.begin(); it != end; ++it) m.leased_bytes -= it->second.bytes;
-    m.leased.erase(m.leased.begin(), end);
+    m.leased.EraseIf(
+        [&](uint64_t, const Held& held) {
+          m.leased_bytes -= held.bytes;
+          return true;
+        },
+        watermark);
   }
 }
 
@@ -141,9 +143,9 @@ AckStatus Group::Settle(uint64_t member_id, AckOp op, uint64_t offset, uint64_t 
   Touch(now_ns);
   auto mit = members_.find(member_id);
   if (mit == members_.end()) return AckStatus::kFenced;
-  auto held = mit->second.leased.find(offset);
+  const Held* held = mit->second.leased.Find(offset);
   // Connection scoping (spec 5.4): only a token this member was handed, and still holds.
-  if (held == mit->second.leased.end() || held->second.generation != generation) return AckStatus::kFenced;
+  if (held == nullptr || held->generation != generation) return AckStatus::kFenced;
   dirty_ = true;
   switch (op) {
     case AckOp::kAck:

@@ -77,6 +77,7 @@
 #include "queue/group_checkpoint.h"
 #include "queue/key_router.h"
 #include "queue/lease_table.h"
+#include "queue/offset_window.h"
 #include "queue/queue_options.h"
 #include "storage/log.h"
 
@@ -217,7 +218,7 @@ class Group {
     uint64_t id = 0;
     uint32_t credit = 1;
     uint64_t credit_bytes = 0;
-    std::map<uint64_t, Held> leased;
+    OffsetWindow<Held> leased;  // offset -> what this member holds (inside the in-flight window)
     uint64_t leased_bytes = 0;
   };
   struct Parked {
@@ -225,6 +226,8 @@ class Group {
     FetchRequest request;
   };
   class RecordSource;  // group_fetch.cc
+  // A window reserves room for at most this many items up front (a larger one still grows).
+  static constexpr uint64_t kMaxItemsReserved = 1024;
   enum class Poll : uint8_t { kItem, kIdle, kBlocked, kError };
 
   Group(const Env& env, std::string name, GroupMode mode);
@@ -263,6 +266,7 @@ class Group {
   std::deque<Parked> parked_;
   bool dirty_ = false;  // something changed since parked fetches last ran
   uint64_t last_head_ = 0;
+  storage::ReadPosition read_position_;  // where the last delivery read stopped (a hint)
   uint64_t redeliveries_since_flush_ = 0;
   bool attempts_nonempty_on_disk_ = false;  // the last attempts snapshot held counts
   std::atomic<uint64_t> committed_mirror_{0};

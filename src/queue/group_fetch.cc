@@ -13,13 +13,15 @@ namespace ironbus::queue {
 // usually serves many polls; any offset outside the batch triggers a fresh Read.
 class Group::RecordSource {
  public:
-  explicit RecordSource(const storage::Log* log) : log_(log) {}
+  // `position` carries where the group's last read stopped across passes, so the next pass
+  // of a sequential drain starts there instead of seeking.
+  RecordSource(const storage::Log* log, storage::ReadPosition* position) : log_(log), position_(position) {}
 
   // *rec = the record at `offset`; or null when the log has no record there (a hole recovery
   // stepped over, D1) and *hole_end is the next offset that may hold one.
   Status Get(uint64_t offset, const storage::LogRecord** rec, uint64_t* hole_end) {
     if (offset < start_ || offset >= next_) {
-      auto batch = log_->Read(offset, kBatchRecords, kBatchBytes);
+      auto batch = log_->Read(offset, kBatchRecords, kBatchBytes, position_);
       if (!batch.ok()) return batch.status();
       if (batch->next_offset <= offset) {
         return Status::Internal("log read at offset " + std::to_string(offset) + " made no progress");
@@ -63,6 +65,7 @@ class Group::RecordSource {
   static constexpr size_t kBatchRecords = 256;
   static constexpr uint64_t kBatchBytes = 1ull << 20;
   const storage::Log* log_;
+  storage::ReadPosition* position_;
   std::vector<storage::LogRecord> batch_;
   std::vector<bool> taken_;  // taken_[i]: batch_[i].record was moved out by Take
   uint64_t start_ = 0;
@@ -105,7 +108,9 @@ Window Group::RunPass(Member& m, const FetchRequest& request, int64_t now_ns, bo
   if (budget == 0) return w;
   if (byte_cap != 0 && !m.leased.empty() && m.leased_bytes >= byte_cap) return w;
   *had_budget = true;
-  RecordSource source(env_.log);
+  // Delivery items are large: growing the vector item by item moved each one several times.
+  w.items.reserve(std::min<uint64_t>(budget, kMaxItemsReserved));
+  RecordSource source(env_.log, &read_position_);
   uint64_t scan_from = 0;
   while (budget > 0) {
     if (PollOne(m, now_ns, byte_cap, &scan_from, &source, &w) != Poll::kItem) break;
@@ -203,7 +208,7 @@ Group::Poll Group::PollOne(Member& m, int64_t now_ns, uint64_t byte_cap, uint64_
     const uint32_t max_deliver = env_.options->max_deliver;
     if (max_deliver != 0 && claim.deliveries > max_deliver) return DeadLetter(o, claim.deliveries, record, out);
     if (mode_ == GroupMode::kKeyShared) router_.MarkBusy(record.key, o);
-    m.leased[o] = Held{claim.generation, bytes};
+    m.leased.Put(o, Held{claim.generation, bytes});
     m.leased_bytes += bytes;
     stats_.delivered += 1;
     if (claim.redelivery) stats_.redelivered += 1;

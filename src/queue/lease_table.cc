@@ -16,9 +16,9 @@ int64_t MsToNs(uint64_t ms) {
 }
 
 bool LeaseTable::IsClaimable(uint64_t offset, int64_t now_ns) const {
-  auto it = leases_.find(offset);
+  const Slot* slot = leases_.Find(offset);
   // The deadline itself belongs to expiry: at now == deadline the lease is no longer in flight.
-  return it == leases_.end() || now_ns >= it->second.deadline_ns;
+  return slot == nullptr || now_ns >= slot->lease.deadline_ns;
 }
 
 bool LeaseTable::MintGeneration(uint64_t* out) {
@@ -28,42 +28,68 @@ bool LeaseTable::MintGeneration(uint64_t* out) {
   return true;
 }
 
-void LeaseTable::Arm(uint64_t offset, Lease* lease, int64_t deadline_ns) {
-  Disarm(offset, *lease);
-  lease->deadline_ns = deadline_ns;
-  armed_.emplace(deadline_ns, offset);
+bool LeaseTable::IsLive(const Armed& a) const {
+  const Slot* slot = leases_.Find(a.offset);
+  return slot != nullptr && slot->armed_seq == a.seq;
 }
 
-void LeaseTable::Disarm(uint64_t offset, const Lease& lease) { armed_.erase({lease.deadline_ns, offset}); }
+void LeaseTable::Arm(uint64_t offset, Slot* slot, int64_t deadline_ns) {
+  Disarm(slot);
+  slot->lease.deadline_ns = deadline_ns;
+  slot->armed_seq = next_arm_seq_++;
+  armed_.push_back(Armed{deadline_ns, offset, slot->armed_seq});
+  std::push_heap(armed_.begin(), armed_.end(), Later);
+  armed_live_ += 1;
+}
+
+void LeaseTable::Disarm(Slot* slot) {
+  if (slot->armed_seq == 0) return;
+  slot->armed_seq = 0;  // its heap entry is now superseded
+  armed_live_ -= 1;
+}
+
+void LeaseTable::TidyDeadlines() {
+  // Sweep when superseded entries outnumber live ones (and are not just a handful), so the
+  // heap stays within about twice the leases however often deadlines move.
+  if (armed_.size() > 64 && armed_.size() > 2 * armed_live_) {
+    std::erase_if(armed_, [&](const Armed& a) { return !IsLive(a); });
+    std::make_heap(armed_.begin(), armed_.end(), Later);
+  }
+  while (!armed_.empty() && !IsLive(armed_.front())) {
+    std::pop_heap(armed_.begin(), armed_.end(), Later);
+    armed_.pop_back();
+  }
+}
 
 LeaseTable::Claim LeaseTable::TryClaim(uint64_t offset, int64_t now_ns, uint64_t holder) {
   Claim c;
-  auto it = leases_.find(offset);
-  if (it != leases_.end() && now_ns < it->second.deadline_ns) return c;  // kInFlight
+  Slot* slot = leases_.Find(offset);
+  if (slot != nullptr && now_ns < slot->lease.deadline_ns) return c;  // kInFlight
   uint64_t generation = 0;
   if (!MintGeneration(&generation)) {
     c.kind = ClaimKind::kExhausted;
     return c;
   }
   const int64_t deadline = SaturatingAddNs(now_ns, std::min(visibility_ns_, hard_cap_ns_));
-  if (it == leases_.end()) {
-    Lease lease;
-    lease.deliveries = 1;
+  if (slot == nullptr) {
+    Slot fresh;
+    fresh.lease.deliveries = 1;
     if (auto carried = carried_.find(offset); carried != carried_.end()) {
       // Resumed after a restart: continue the persisted count (spec 7.3).
-      lease.deliveries = carried->second == UINT32_MAX ? UINT32_MAX : carried->second + 1;
+      fresh.lease.deliveries = carried->second == UINT32_MAX ? UINT32_MAX : carried->second + 1;
       carried_.erase(carried);
     }
-    it = leases_.emplace(offset, lease).first;
+    slot = &leases_.Put(offset, fresh);
   } else {
-    c.previous_holder = it->second.holder;
-    if (it->second.deliveries != UINT32_MAX) it->second.deliveries += 1;
+    c.previous_holder = slot->lease.holder;
+    if (slot->lease.deliveries != UINT32_MAX) slot->lease.deliveries += 1;
   }
-  Lease& lease = it->second;
+  Lease& lease = slot->lease;
   lease.generation = generation;
   lease.attempt_start_ns = now_ns;
   lease.holder = holder;
-  Arm(offset, &lease, deadline);
+  Arm(offset, slot, deadline);
+  TidyDeadlines();
   c.kind = ClaimKind::kGranted;
   c.generation = generation;
   c.deliveries = lease.deliveries;
@@ -72,62 +98,71 @@ LeaseTable::Claim LeaseTable::TryClaim(uint64_t offset, int64_t now_ns, uint64_t
 }
 
 const Lease* LeaseTable::Find(uint64_t offset) const {
-  auto it = leases_.find(offset);
-  return it == leases_.end() ? nullptr : &it->second;
+  const Slot* slot = leases_.Find(offset);
+  return slot == nullptr ? nullptr : &slot->lease;
 }
 
 bool LeaseTable::Settle(uint64_t offset, uint64_t generation) {
-  auto it = leases_.find(offset);
-  if (it == leases_.end() || it->second.generation != generation) return false;
-  Disarm(offset, it->second);
-  leases_.erase(it);
+  Slot* slot = leases_.Find(offset);
+  if (slot == nullptr || slot->lease.generation != generation) return false;
+  Disarm(slot);
+  leases_.Erase(offset);
   carried_.erase(offset);
+  TidyDeadlines();
   return true;
 }
 
 bool LeaseTable::Nack(uint64_t offset, uint64_t generation, int64_t now_ns, int64_t delay_ns) {
-  auto it = leases_.find(offset);
-  if (it == leases_.end() || it->second.generation != generation) return false;
+  Slot* slot = leases_.Find(offset);
+  if (slot == nullptr || slot->lease.generation != generation) return false;
   uint64_t fresh = 0;
   if (!MintGeneration(&fresh)) return false;
-  it->second.generation = fresh;  // fences the nacker: its token is now stale
-  it->second.holder = kNoHolder;
+  slot->lease.generation = fresh;  // fences the nacker: its token is now stale
+  slot->lease.holder = kNoHolder;
   // Not clamped to the hard cap: the delay schedules the next attempt, not this one.
-  Arm(offset, &it->second, SaturatingAddNs(now_ns, delay_ns));
+  Arm(offset, slot, SaturatingAddNs(now_ns, delay_ns));
+  TidyDeadlines();
   return true;
 }
 
 LeaseTable::ProgressResult LeaseTable::Progress(uint64_t offset, uint64_t generation, int64_t now_ns) {
-  auto it = leases_.find(offset);
-  if (it == leases_.end() || it->second.generation != generation) return ProgressResult::kFenced;
-  const int64_t cap_at = SaturatingAddNs(it->second.attempt_start_ns, hard_cap_ns_);
+  Slot* slot = leases_.Find(offset);
+  if (slot == nullptr || slot->lease.generation != generation) return ProgressResult::kFenced;
+  const int64_t cap_at = SaturatingAddNs(slot->lease.attempt_start_ns, hard_cap_ns_);
   if (now_ns >= cap_at) return ProgressResult::kCapReached;
-  Arm(offset, &it->second, std::min(SaturatingAddNs(now_ns, visibility_ns_), cap_at));
+  Arm(offset, slot, std::min(SaturatingAddNs(now_ns, visibility_ns_), cap_at));
+  TidyDeadlines();
   return ProgressResult::kExtended;
 }
 
 void LeaseTable::Release(uint64_t offset, int64_t now_ns) {
-  auto it = leases_.find(offset);
-  if (it == leases_.end()) return;
-  it->second.holder = kNoHolder;
-  if (it->second.deadline_ns > now_ns) Arm(offset, &it->second, now_ns);
+  Slot* slot = leases_.Find(offset);
+  if (slot == nullptr) return;
+  slot->lease.holder = kNoHolder;
+  if (slot->lease.deadline_ns > now_ns) {
+    Arm(offset, slot, now_ns);
+    TidyDeadlines();
+  }
 }
 
 void LeaseTable::Erase(uint64_t offset) {
-  auto it = leases_.find(offset);
-  if (it != leases_.end()) {
-    Disarm(offset, it->second);
-    leases_.erase(it);
+  if (Slot* slot = leases_.Find(offset); slot != nullptr) {
+    Disarm(slot);
+    leases_.Erase(offset);
+    TidyDeadlines();
   }
   carried_.erase(offset);
 }
 
 void LeaseTable::EraseBelow(uint64_t watermark) {
-  for (auto it = leases_.begin(); it != leases_.end() && it->first < watermark;) {
-    Disarm(it->first, it->second);
-    it = leases_.erase(it);
-  }
+  leases_.EraseIf(
+      [&](uint64_t, const Slot& slot) {
+        if (slot.armed_seq != 0) armed_live_ -= 1;  // its heap entry is superseded with it
+        return true;
+      },
+      watermark);
   carried_.erase(carried_.begin(), carried_.lower_bound(watermark));
+  TidyDeadlines();
 }
 
 uint32_t LeaseTable::CarriedCount(uint64_t offset) const {
@@ -137,22 +172,29 @@ uint32_t LeaseTable::CarriedCount(uint64_t offset) const {
 
 std::map<uint64_t, uint32_t> LeaseTable::AttemptSnapshot() const {
   std::map<uint64_t, uint32_t> out = carried_;
-  for (const auto& [offset, lease] : leases_) {
-    uint32_t& slot = out[offset];
-    slot = std::max(slot, lease.deliveries);
-  }
+  leases_.ForEach([&](uint64_t offset, const Slot& slot) {
+    uint32_t& count = out[offset];
+    count = std::max(count, slot.lease.deliveries);
+  });
   return out;
 }
 
 std::vector<uint64_t> LeaseTable::PopExpired(int64_t now_ns) {
   std::vector<uint64_t> out;
-  while (!armed_.empty() && armed_.begin()->first <= now_ns) {
-    out.push_back(armed_.begin()->second);
-    armed_.erase(armed_.begin());
+  // TidyDeadlines keeps the top live, so each popped top is live until the next pop.
+  while (!armed_.empty() && armed_.front().deadline_ns <= now_ns) {
+    const Armed top = armed_.front();
+    std::pop_heap(armed_.begin(), armed_.end(), Later);
+    armed_.pop_back();
+    Slot* slot = leases_.Find(top.offset);
+    slot->armed_seq = 0;
+    armed_live_ -= 1;
+    out.push_back(top.offset);
+    TidyDeadlines();
   }
   return out;
 }
 
-int64_t LeaseTable::NextDeadline() const { return armed_.empty() ? kNoDeadline : armed_.begin()->first; }
+int64_t LeaseTable::NextDeadline() const { return armed_.empty() ? kNoDeadline : armed_.front().deadline_ns; }
 
 }  // namespace ironbus::queue

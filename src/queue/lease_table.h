@@ -15,7 +15,10 @@
 //
 // Times are monotonic nanoseconds passed in by the caller (I6); the table never reads a clock.
 // Deadlines are also indexed so the owner can ask for the next one (timer-driven redelivery).
-// Memory: one entry per offset inside the group's in-flight window, plus carried counts.
+// Memory: leases sit in an OffsetWindow (flat, offset-indexed: every lease lies inside the
+// group's in-flight window); deadlines in a binary heap whose superseded entries are skipped
+// when they surface and swept out when they outnumber the live ones; carried counts in a map
+// (only what attempts*.ckpt restored).
 //
 // Thread safety: none; owned by one Group.
 #pragma once
@@ -24,9 +27,10 @@
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <set>
 #include <utility>
 #include <vector>
+
+#include "queue/offset_window.h"
 
 namespace ironbus::queue {
 
@@ -92,20 +96,41 @@ class LeaseTable {
   int64_t NextDeadline() const;
 
   size_t size() const { return leases_.size(); }
-  const std::map<uint64_t, Lease>& leases() const { return leases_; }
+  // Deadline index entries, superseded ones included (tests: the sweep keeps this bounded).
+  size_t deadline_entries() const { return armed_.size(); }
   void set_next_generation_for_testing(uint64_t g) { next_generation_ = g; }
 
  private:
-  void Arm(uint64_t offset, Lease* lease, int64_t deadline_ns);
-  void Disarm(uint64_t offset, const Lease& lease);
+  struct Slot {
+    Lease lease;
+    uint64_t armed_seq = 0;  // the live deadline entry's stamp; 0 = not armed (popped or never)
+  };
+  // A deadline entry; it counts only while its slot still carries `seq` (re-arming, settling
+  // or popping supersedes it without searching the heap).
+  struct Armed {
+    int64_t deadline_ns = 0;
+    uint64_t offset = 0;
+    uint64_t seq = 0;
+  };
+  static bool Later(const Armed& a, const Armed& b) {
+    return a.deadline_ns != b.deadline_ns ? a.deadline_ns > b.deadline_ns : a.offset > b.offset;
+  }
+  bool IsLive(const Armed& a) const;
+  void Arm(uint64_t offset, Slot* slot, int64_t deadline_ns);
+  void Disarm(Slot* slot);
+  // Restores "the heap's top is live or the heap is empty" (NextDeadline reads the top) and
+  // sweeps superseded entries once they outnumber the live ones.
+  void TidyDeadlines();
   bool MintGeneration(uint64_t* out);
 
   const int64_t visibility_ns_;
   const int64_t hard_cap_ns_;
   uint64_t next_generation_ = 0;
-  std::map<uint64_t, Lease> leases_;
+  OffsetWindow<Slot> leases_;
   std::map<uint64_t, uint32_t> carried_;
-  std::set<std::pair<int64_t, uint64_t>> armed_;  // (deadline, offset) not yet popped
+  std::vector<Armed> armed_;  // a min-heap by (deadline, offset) under Later
+  uint64_t next_arm_seq_ = 1;
+  size_t armed_live_ = 0;  // entries of armed_ that are live
 };
 
 }  // namespace ironbus::queue

@@ -80,6 +80,16 @@ struct ReadBatch {
   uint64_t next_offset = 0;
 };
 
+// Where a sequential reader stopped inside a segment, so its next Read starts at that byte
+// instead of seeking from the sparse index (which steps over up to kSparseIndexStrideBytes of
+// frame headers). Only a hint: Read uses it when `offset` and `segment_id` match and the frame
+// there probes as that offset, and otherwise seeks as usual.
+struct ReadPosition {
+  uint64_t segment_id = 0;
+  uint64_t offset = 0;    // the offset of the frame at byte_pos
+  uint64_t byte_pos = 0;  // 0 = no position
+};
+
 struct SegmentInfo {
   uint64_t id = 0;
   uint64_t base_offset = 0;
@@ -184,7 +194,10 @@ class Log {
   // readable record at or after `offset`. OutOfRange if `offset` is below first_offset()
   // (retention removed it) or above readable_offset(). Corruption if a frame fails its
   // checks before any record was collected (records collected before it are returned).
-  Result<ReadBatch> Read(uint64_t offset, size_t max_records, uint64_t max_bytes) const;
+  // `position`, if given, is read as a hint for where `offset` lies and set to where this
+  // read stopped (byte_pos 0 when it did not stop inside a readable segment).
+  Result<ReadBatch> Read(uint64_t offset, size_t max_records, uint64_t max_bytes,
+                         ReadPosition* position = nullptr) const;
 
   uint64_t first_offset() const;     // oldest retained offset
   uint64_t durable_offset() const;   // next offset after the last fdatasync'd record

@@ -9,7 +9,9 @@
 
 namespace ironbus::storage {
 
-Result<ReadBatch> Log::Read(uint64_t offset, size_t max_records, uint64_t max_bytes) const {
+Result<ReadBatch> Log::Read(uint64_t offset, size_t max_records, uint64_t max_bytes, ReadPosition* position) const {
+  const ReadPosition hint = position != nullptr ? *position : ReadPosition{};
+  if (position != nullptr) *position = ReadPosition{};
   std::vector<Published> snapshot;
   uint64_t head = 0;
   uint64_t first = 0;
@@ -37,6 +39,12 @@ Result<ReadBatch> Log::Read(uint64_t offset, size_t max_records, uint64_t max_by
   batch.next_offset = offset;
   if (offset == head || max_records == 0) return batch;
 
+  // Where this read stopped, for the caller's next one (set only when a segment was read).
+  ReadPosition stop;
+  auto done = [&] {
+    if (position != nullptr) *position = stop;
+    return std::move(batch);
+  };
   uint64_t bytes = 0;
   for (const Published& seg : snapshot) {
     const SegmentState& st = *seg.state;
@@ -47,23 +55,28 @@ Result<ReadBatch> Log::Read(uint64_t offset, size_t max_records, uint64_t max_by
       continue;
     }
     SegmentReader reader(seg.file.get(), &st, st.valid_end, options_.keys.get());
-    Status s = reader.Seek(std::max(offset, st.base_offset));
+    const uint64_t from = std::max(offset, st.base_offset);
+    const bool hinted = hint.byte_pos != 0 && hint.segment_id == st.id && hint.offset == from;
+    Status s = hinted ? reader.SeekNear(from, hint.byte_pos) : reader.Seek(from);
     if (!s.ok()) {
-      if (!batch.records.empty()) return batch;
+      if (!batch.records.empty()) return done();
       return s;
     }
     while (true) {
-      if (batch.records.size() >= max_records) return batch;
+      if (batch.records.size() >= max_records) return done();
       SegmentRecord rec;
       Result<bool> more = reader.Next(&rec);
       if (!more.ok()) {
         // Bit rot after open: serve what was read; the next read starting here gets the error.
-        if (!batch.records.empty()) return batch;
+        if (!batch.records.empty()) return done();
         return more.status();
       }
       if (!*more) break;
-      if (rec.offset >= head) return batch;  // cannot happen: the published state ends at head
-      if (!batch.records.empty() && bytes + rec.frame_len > max_bytes) return batch;
+      if (rec.offset >= head) return done();  // cannot happen: the published state ends at head
+      if (!batch.records.empty() && bytes + rec.frame_len > max_bytes) {
+        stop = ReadPosition{st.id, rec.offset, rec.byte_pos};  // not returned: start there
+        return done();
+      }
       LogRecord out;
       out.offset = rec.offset;
       out.frame_len = rec.frame_len;
@@ -71,11 +84,12 @@ Result<ReadBatch> Log::Read(uint64_t offset, size_t max_records, uint64_t max_by
       bytes += rec.frame_len;
       batch.records.push_back(std::move(out));
       batch.next_offset = rec.offset + 1;
+      stop = ReadPosition{st.id, rec.offset + 1, reader.position()};
     }
     // The whole segment was read: continue after it (past any hole at its end).
     batch.next_offset = std::max(batch.next_offset, std::min(st.end_offset, head));
   }
-  return batch;
+  return done();
 }
 
 uint64_t Log::first_offset() const {

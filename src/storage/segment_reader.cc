@@ -137,6 +137,25 @@ Status SegmentReader::Seek(uint64_t offset) {
   }
 }
 
+Status SegmentReader::SeekNear(uint64_t offset, uint64_t byte_pos) {
+  if (!error_.ok()) return error_;
+  if (byte_pos >= format::kSegmentHeaderSize && byte_pos < limit_ && offset >= state_->base_offset) {
+    pos_ = byte_pos;
+    next_offset_ = offset;
+    span_index_ = 0;
+    SkipSpans();
+    uint64_t total = 0;
+    uint64_t seq = 0;
+    // ProbeAt checks the header CRC and that the seq is at or after `offset`; equality makes
+    // it the very frame asked for.
+    if (pos_ == byte_pos && ProbeAt(&total, &seq).ok() && state_->base_offset + (seq - state_->base_seq) == offset) {
+      return Status::Ok();
+    }
+    error_ = Status::Ok();  // the hint was stale, which says nothing about the file: seek anew
+  }
+  return Seek(offset);
+}
+
 Result<bool> SegmentReader::Next(SegmentRecord* out) {
   if (!error_.ok()) return error_;
   SkipSpans();

@@ -67,6 +67,10 @@ class SegmentReader {
   // segment's base start at the first record. Corruption/IOError when a frame on the way
   // fails its header checks.
   Status Seek(uint64_t offset);
+  // Seek for a sequential reader that knows where `offset` was: starts at `byte_pos` when the
+  // frame there probes as `offset`, and otherwise falls back to Seek (a stale or wrong hint
+  // costs one probe, never an error of its own).
+  Status SeekNear(uint64_t offset, uint64_t byte_pos);
 
   // Reads the next record into *out. Returns false at byte_limit (no more records).
   Result<bool> Next(SegmentRecord* out);

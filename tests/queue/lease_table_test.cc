@@ -2,6 +2,10 @@
 #include "queue/lease_table.h"
 
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <set>
 
 #include "queue/queue_options.h"
 
@@ -80,6 +84,84 @@ TEST(LeaseTable, EraseBelowDropsLeasesAndCarriedCounts) {
   EXPECT_EQ(t.size(), 1u);
   EXPECT_EQ(t.AttemptSnapshot(), (std::map<uint64_t, uint32_t>{{8, 1}, {9, 2}}));
   EXPECT_EQ(t.NextDeadline(), 1000 * kMs);  // 8's deadline is still armed, 4's is gone
+}
+
+TEST(LeaseTable, MovedDeadlinesAreNotPoppedAndTheIndexStaysBounded) {
+  LeaseTable t(1000 * kMs, 1'000'000 * kMs);
+  auto c = t.TryClaim(1, 0, 1);
+  // Extended again and again: only the latest deadline counts, and superseded entries do not
+  // pile up in the index.
+  for (int64_t now = 1; now <= 10'000; ++now) {
+    ASSERT_EQ(t.Progress(1, c.generation, now * kMs), LeaseTable::ProgressResult::kExtended);
+  }
+  EXPECT_LE(t.deadline_entries(), 130u);
+  EXPECT_EQ(t.NextDeadline(), 11'000 * kMs);
+  EXPECT_TRUE(t.PopExpired(10'999 * kMs).empty());
+  EXPECT_EQ(t.PopExpired(11'000 * kMs), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(t.PopExpired(20'000 * kMs).empty());  // once per deadline
+  // A drain: claimed in order, settled in order; the index never holds more than the window.
+  for (uint64_t o = 10; o < 100'000; ++o) {
+    t.TryClaim(o, 20'000 * kMs, 1);
+    if (o >= 266) {
+      ASSERT_TRUE(t.Settle(o - 256, t.Find(o - 256)->generation));
+    }
+  }
+  EXPECT_LE(t.deadline_entries(), 2 * t.size() + 64);
+}
+
+// The deadline index against a model that keeps exactly one (deadline, offset) per armed lease
+// (what the std::set it replaced held): the same NextDeadline and the same pops, in the same
+// order, under any mix of claims, acks, nacks, progress, releases and erasures.
+RC_GTEST_PROP(LeaseTableProperty, DeadlineIndexMatchesAnExactModel, ()) {
+  LeaseTable t(50 * kMs, 200 * kMs);
+  std::set<std::pair<int64_t, uint64_t>> armed;
+  int64_t now = 0;
+  auto rearm = [&](uint64_t o) {
+    std::erase_if(armed, [&](const auto& e) { return e.second == o; });
+    if (const Lease* l = t.Find(o); l != nullptr) armed.emplace(l->deadline_ns, o);
+  };
+  const int steps = *rc::gen::inRange(1, 300);
+  for (int i = 0; i < steps; ++i) {
+    const uint64_t o = *rc::gen::inRange<uint64_t>(0, 40);
+    const Lease* l = t.Find(o);
+    const uint64_t gen = l != nullptr ? l->generation : 0;
+    switch (*rc::gen::inRange(0, 8)) {
+      case 0:
+      case 1:
+        if (t.TryClaim(o, now, 1).kind == LeaseTable::ClaimKind::kGranted) rearm(o);
+        break;
+      case 2:
+        if (t.Settle(o, gen)) rearm(o);
+        break;
+      case 3:
+        if (t.Nack(o, gen, now, *rc::gen::inRange<int64_t>(0, 100) * kMs)) rearm(o);
+        break;
+      case 4:
+        if (t.Progress(o, gen, now) == LeaseTable::ProgressResult::kExtended) rearm(o);
+        break;
+      case 5:
+        if (l != nullptr && l->deadline_ns > now) {
+          t.Release(o, now);
+          rearm(o);
+        }
+        break;
+      case 6:
+        t.EraseBelow(o);
+        std::erase_if(armed, [&](const auto& e) { return e.second < o; });
+        break;
+      case 7: {
+        now += *rc::gen::inRange<int64_t>(0, 80) * kMs;
+        std::vector<uint64_t> want;
+        while (!armed.empty() && armed.begin()->first <= now) {
+          want.push_back(armed.begin()->second);
+          armed.erase(armed.begin());
+        }
+        RC_ASSERT(t.PopExpired(now) == want);
+        break;
+      }
+    }
+    RC_ASSERT(t.NextDeadline() == (armed.empty() ? kNoDeadline : armed.begin()->first));
+  }
 }
 
 TEST(LeaseTable, TimeArithmeticSaturates) {

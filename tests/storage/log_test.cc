@@ -176,6 +176,51 @@ TEST_F(LogTest, ReadHonoursMaxRecordsAndMaxBytesButReturnsAtLeastOne) {
   EXPECT_EQ(tiny->next_offset, 10u);
 }
 
+TEST_F(LogTest, ASequentialReaderResumesWhereItsLastReadStopped) {
+  const uint64_t frame = FrameLen(16);
+  auto log = OpenLog(fs_, testing::FreshState(), RawOptions(64 + 8 * frame), &clock_);  // 8 records a segment
+  AppendN(*log, 0, 30);
+  ReadPosition position;
+  auto first = log->Read(0, 3, 1 << 20, &position);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(Offsets(*first), (std::vector<uint64_t>{0, 1, 2}));
+  EXPECT_EQ(position.segment_id, 0u);
+  EXPECT_EQ(position.offset, 3u);
+  EXPECT_EQ(position.byte_pos, 64 + 3 * frame);
+  // A byte cap stops before a record it already read: the position is that record's frame.
+  auto capped = log->Read(3, 100, 2 * frame, &position);
+  EXPECT_EQ(Offsets(*capped), (std::vector<uint64_t>{3, 4}));
+  EXPECT_EQ(position.offset, 5u);
+  EXPECT_EQ(position.byte_pos, 64 + 5 * frame);
+
+  // Reading on with the position, in odd-sized batches across segment rolls, returns exactly
+  // what reads without one return.
+  std::vector<uint64_t> seen = Offsets(*first);
+  for (uint64_t o : Offsets(*capped)) seen.push_back(o);
+  uint64_t at = 5;
+  while (at < 30) {
+    auto with = log->Read(at, 7, 1 << 20, &position);
+    auto without = log->Read(at, 7, 1 << 20);
+    ASSERT_TRUE(with.ok() && without.ok());
+    ASSERT_EQ(Offsets(*with), Offsets(*without));
+    for (size_t i = 0; i < with->records.size(); ++i) {
+      EXPECT_EQ(with->records[i].record.payload, Payload(with->records[i].offset));
+    }
+    for (uint64_t o : Offsets(*with)) seen.push_back(o);
+    at = with->next_offset;
+  }
+  std::vector<uint64_t> all(30);
+  for (uint64_t i = 0; i < 30; ++i) all[i] = i;
+  EXPECT_EQ(seen, all);
+  EXPECT_EQ(position.offset, 30u);  // at the head, pointing past the last record
+
+  // A position that belongs to another offset or segment is ignored.
+  ReadPosition wrong{0, 3, 64 + 3 * frame};
+  EXPECT_EQ(Offsets(*log->Read(9, 2, 1 << 20, &wrong)), (std::vector<uint64_t>{9, 10}));
+  wrong = ReadPosition{1, 9, 64 + 7 * frame};
+  EXPECT_EQ(Offsets(*log->Read(9, 2, 1 << 20, &wrong)), (std::vector<uint64_t>{9, 10}));
+}
+
 TEST_F(LogTest, ReopenFromScannedStateResumesAtTheEnd) {
   {
     auto log = OpenLog(fs_, testing::FreshState(), RawOptions(64 + 4 * FrameLen(16)), &clock_);

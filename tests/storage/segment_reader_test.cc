@@ -163,6 +163,38 @@ TEST_F(SegmentReaderTest, BitRotAfterOpenIsATypedCorruptionNotACrash) {
   EXPECT_TRUE(seeker.Seek(5).IsCorruption());
 }
 
+TEST_F(SegmentReaderTest, SeekNearStartsAtTheHintedByteWithoutSteppingFromTheAnchor) {
+  SegmentState st = Write(10);
+  const uint64_t frame = testing::FrameLen(16);
+  // Record 2's header rotted: a seek from the anchor (byte 64) to 5 has to step over it and
+  // reports it; a reader that knows where 5 starts never looks at record 2.
+  FlipByte(64 + 2 * frame + 5);
+  auto f = OpenRead();
+  SegmentReader seeker(f.get(), &st, st.valid_end);
+  ASSERT_TRUE(seeker.Seek(5).IsCorruption());
+  SegmentReader hinted(f.get(), &st, st.valid_end);
+  ASSERT_TRUE(hinted.SeekNear(5, 64 + 5 * frame).ok());
+  EXPECT_EQ(hinted.position(), 64 + 5 * frame);
+  EXPECT_EQ(Drain(hinted), Range(5, 10));
+}
+
+TEST_F(SegmentReaderTest, SeekNearWithAStaleHintSeeksAsUsual) {
+  SegmentState st = Write(10);
+  const uint64_t frame = testing::FrameLen(16);
+  auto f = OpenRead();
+  struct Case {
+    uint64_t byte_pos;
+    const char* what;
+  };
+  for (const Case& c : {Case{64 + 5 * frame + 7, "inside a frame"}, Case{64 + 4 * frame, "another record's frame"},
+                        Case{64 + 6 * frame, "a later record's frame"}, Case{3, "inside the segment header"},
+                        Case{st.valid_end + 100, "past the valid end"}}) {
+    SegmentReader r(f.get(), &st, st.valid_end);
+    ASSERT_TRUE(r.SeekNear(5, c.byte_pos).ok()) << c.what;
+    EXPECT_EQ(Drain(r), Range(5, 10)) << c.what;
+  }
+}
+
 TEST_F(SegmentReaderTest, UnreadableSegmentYieldsNothing) {
   SegmentState st = Write(3);
   st.unreadable = true;
