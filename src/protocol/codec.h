@@ -53,6 +53,22 @@ Result<Bytes> EncodeFrame(const Frame& frame);
 // The same as EncodeFrame (the name the server and client briefs use).
 inline Status Encode(const Frame& frame, Bytes* out) { return EncodeFrame(frame, out); }
 
+// A Deliver (tag 13) over borrowed bytes: the server's delivery path encodes each record
+// straight from what it read, without building a Deliver (a Frame variant per record, and its
+// key, headers and payload moved into it).
+struct DeliverView {
+  uint64_t offset = 0;
+  uint64_t generation = 0;
+  uint8_t flags = 0;
+  uint64_t timestamp_ms = 0;
+  ByteView key;
+  ByteView headers;
+  ByteView payload;
+};
+// Appends exactly the bytes EncodeFrame writes for the equivalent Deliver. On error *out is
+// unchanged.
+Status EncodeDeliver(const DeliverView& deliver, Bytes* out);
+
 // Decodes one body. `tag` is the frame type byte; `body` excludes prefix and tag. When `error`
 // is given it is set to kNone on success and to the broken rule otherwise.
 Result<Frame> DecodeBody(uint8_t tag, ByteView body, Direction direction, DecodeError* error = nullptr);

@@ -19,6 +19,17 @@ struct Overloaded : T... {
 template <typename... T>
 Overloaded(T...) -> Overloaded<T...>;
 
+Status EncodeDeliverBody(const DeliverView& d, Bytes* body) {
+  PutFixed64(body, d.offset);
+  PutFixed64(body, d.generation);
+  PutU8(body, d.flags);
+  PutFixed64(body, d.timestamp_ms);
+  if (!PutVar(body, d.key)) return internal::TooLong("key");
+  if (!PutVar(body, d.headers)) return internal::TooLong("headers");
+  PutBytes(body, d.payload);
+  return Status::Ok();
+}
+
 Status EncodeBody(const Frame& frame, Bytes* body) {
   return std::visit(
       Overloaded{
@@ -52,14 +63,9 @@ Status EncodeBody(const Frame& frame, Bytes* body) {
             return Status::Ok();
           },
           [&](const Deliver& d) {
-            PutFixed64(body, d.offset);
-            PutFixed64(body, d.generation);
-            PutU8(body, d.flags);
-            PutFixed64(body, d.timestamp_ms);
-            if (!PutVar(body, d.key)) return internal::TooLong("key");
-            if (!PutVar(body, d.headers)) return internal::TooLong("headers");
-            PutBytes(body, d.payload);
-            return Status::Ok();
+            return EncodeDeliverBody(DeliverView{d.offset, d.generation, d.flags, d.timestamp_ms, d.key, d.headers,
+                                                 d.payload},
+                                     body);
           },
           [&](const PubAck& a) { PutFixed64(body, a.offset); return Status::Ok(); },
           [&](const PubAckDuplicate& a) { PutFixed64(body, a.offset); return Status::Ok(); },
@@ -117,14 +123,18 @@ Result<Frame> DecodeKnown(Tag tag, ByteView body, Direction direction, DecodeErr
 
 }  // namespace
 
-Status EncodeFrame(const Frame& frame, Bytes* out) {
-  // The body is encoded in place after a placeholder length, which is patched once the body's
-  // size is known: no temporary body buffer, so a Deliver's payload is copied once, straight
-  // into the reply. On an error `out` is left as it was.
+namespace {
+
+// Writes length prefix, tag and the body `encode_body` appends. The body is encoded in place
+// after a placeholder length, which is patched once the body's size is known: no temporary
+// body buffer, so a Deliver's payload is copied once, straight into the reply. On an error
+// `out` is left as it was.
+template <typename EncodeBodyFn>
+Status EncodeEnvelope(Tag tag, EncodeBodyFn encode_body, Bytes* out) {
   const size_t start = out->size();
   PutFixed32(out, 0);
-  PutU8(out, static_cast<uint8_t>(TagOf(frame)));
-  Status status = EncodeBody(frame, out);
+  PutU8(out, static_cast<uint8_t>(tag));
+  Status status = encode_body(out);
   const size_t frame_len = out->size() - start - kLengthPrefixSize;
   if (status.ok() && frame_len > kMaxFrameLen) {
     status = Status::OutOfRange("frame longer than the 16 MiB + 64 KiB maximum");
@@ -135,6 +145,16 @@ Status EncodeFrame(const Frame& frame, Bytes* out) {
   }
   EncodeFixed32(out->data() + start, static_cast<uint32_t>(frame_len));
   return Status::Ok();
+}
+
+}  // namespace
+
+Status EncodeFrame(const Frame& frame, Bytes* out) {
+  return EncodeEnvelope(TagOf(frame), [&](Bytes* body) { return EncodeBody(frame, body); }, out);
+}
+
+Status EncodeDeliver(const DeliverView& deliver, Bytes* out) {
+  return EncodeEnvelope(Tag::kDeliver, [&](Bytes* body) { return EncodeDeliverBody(deliver, body); }, out);
 }
 
 Result<Bytes> EncodeFrame(const Frame& frame) {

@@ -73,28 +73,19 @@ Bytes Session::EncodeWindow(queue::Window window) const {
   out.reserve(estimate);
   for (queue::WindowItem& item : window.items) {
     if (auto* d = std::get_if<queue::Delivery>(&item)) {
-      // Built in place in a Frame: a Deliver converted to a Frame at the call would copy its
-      // key, headers and payload once more per record.
-      pr::Frame frame(std::in_place_type<pr::Deliver>);
-      pr::Deliver& deliver = std::get<pr::Deliver>(frame);
-      deliver.offset = d->offset;
-      deliver.generation = d->generation;
-      deliver.flags = d->record.flags;
-      deliver.timestamp_ms = d->record.timestamp_ms;
-      deliver.key = std::move(d->record.key);
-      deliver.headers = std::move(d->record.headers);
-      deliver.payload = std::move(d->record.payload);
+      // Encoded straight from the record: no Deliver (a Frame variant) is built per record.
+      pr::DeliverView deliver{d->offset,         d->generation,     d->record.flags,  d->record.timestamp_ms,
+                              d->record.key,     d->record.headers, d->record.payload};
       // Compressed bytes go only to a client that asked for them (spec 13); the others get
       // the payload inflated and bit 0 cleared. A stored stream that does not inflate is sent
       // as stored, so the client reports that one record as poison.
-      if ((deliver.flags & format::kFlagCompressed) != 0 && !negotiated_.compressed_delivery) {
-        Bytes raw;
-        if (format::Decompress(deliver.payload, &raw) == format::DecompressError::kOk) {
-          deliver.payload = std::move(raw);
-          deliver.flags = static_cast<uint8_t>(deliver.flags & ~format::kFlagCompressed);
-        }
+      Bytes raw;
+      if ((deliver.flags & format::kFlagCompressed) != 0 && !negotiated_.compressed_delivery &&
+          format::Decompress(deliver.payload, &raw) == format::DecompressError::kOk) {
+        deliver.payload = raw;
+        deliver.flags = static_cast<uint8_t>(deliver.flags & ~format::kFlagCompressed);
       }
-      Append(frame, &out);
+      if (!pr::EncodeDeliver(deliver, &out).ok()) Append(pr::Err{"", "reply could not be encoded"}, &out);
     } else if (auto* dl = std::get_if<queue::DeadLetterNotice>(&item)) {
       Append(pr::DeadLetter{dl->offset, dl->reason}, &out);
     } else if (auto* t = std::get_if<queue::TruncationNotice>(&item)) {

@@ -185,6 +185,29 @@ RC_GTEST_PROP(CodecProperty, EveryFrameTypeRoundTripsInRandomChunks, ()) {
   RoundTrip(ArbStream(), [] { return *rc::gen::inRange<size_t>(1, 300); });
 }
 
+// The server's direct Deliver encoder writes the bytes the Frame path writes, appended after
+// whatever the buffer held; a key or headers field over 65535 bytes fails and leaves it as it was.
+RC_GTEST_PROP(CodecProperty, EncodeDeliverWritesTheFramePathsBytes, ()) {
+  Deliver d;
+  d.offset = Any<uint64_t>();
+  d.generation = Any<uint64_t>();
+  d.flags = Any<uint8_t>();
+  d.timestamp_ms = Any<uint64_t>();
+  d.key = ArbBytes(40);
+  d.headers = ArbBytes(40);
+  d.payload = ArbBytes(300);
+  if (*rc::gen::inRange(0, 8) == 0) (Maybe() ? d.key : d.headers).resize(kMaxVarFieldLen + 1);
+  const Bytes prefix = ArbBytes(20);
+  Bytes via_frame = prefix;
+  const Status framed = EncodeFrame(Frame(d), &via_frame);
+  Bytes direct = prefix;
+  const Status status =
+      EncodeDeliver(DeliverView{d.offset, d.generation, d.flags, d.timestamp_ms, d.key, d.headers, d.payload}, &direct);
+  RC_ASSERT(status.ok() == framed.ok());
+  RC_ASSERT(direct == via_frame);
+  if (!status.ok()) RC_ASSERT(direct == prefix);
+}
+
 RC_GTEST_PROP(CodecProperty, ArbitraryBodiesNeverCrashAndErrorsAreTyped, ()) {
   const auto tag = Any<uint8_t>();
   const Bytes body = ArbBytes(100);
