@@ -128,7 +128,8 @@ void Group::DropHeld(uint64_t member_id, uint64_t offset) {
 }
 
 void Group::DropHeldBelow(uint64_t watermark) {
-  for (auto& [id, m] : members_) {
+  for (auto& entry : members_) {
+    Member& m = entry.second;  // not a structured binding: clang 14 cannot capture one
     m.leased.EraseIf(
         [&](uint64_t, const Held& held) {
           m.leased_bytes -= held.bytes;
