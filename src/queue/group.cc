@@ -104,6 +104,11 @@ size_t Group::held_by(uint64_t member_id) const {
   return it == members_.end() ? 0 : it->second.leased.size();
 }
 
+size_t Group::held_storage_by(uint64_t member_id) const {
+  auto it = members_.find(member_id);
+  return it == members_.end() ? 0 : it->second.leased.capacity();
+}
+
 void Group::PruneHeld(Member& m, int64_t now_ns) {
   m.leased.EraseIf([&](uint64_t offset, const Held& held) {
     const Lease* lease = leases_.Find(offset);

@@ -74,6 +74,7 @@
 #include "io/file_system.h"
 #include "queue/cursor.h"
 #include "queue/dead_letter_log.h"
+#include "queue/compact_offset_map.h"
 #include "queue/group_checkpoint.h"
 #include "queue/key_router.h"
 #include "queue/lease_table.h"
@@ -207,6 +208,7 @@ class Group {
   const LeaseTable& leases() const { return leases_; }
   const KeyRouter& router() const { return router_; }
   size_t held_by(uint64_t member_id) const;  // entries in the member's leased map
+  size_t held_storage_by(uint64_t member_id) const;  // entries of storage behind that map
   void set_next_generation_for_testing(uint64_t g) { leases_.set_next_generation_for_testing(g); }
 
  private:
@@ -218,7 +220,9 @@ class Group {
     uint64_t id = 0;
     uint32_t credit = 1;
     uint64_t credit_bytes = 0;
-    OffsetWindow<Held> leased;  // offset -> what this member holds (inside the in-flight window)
+    // offset -> what this member holds: at most its credit of entries, which may lie anywhere in
+    // the in-flight window, so storage that follows the count, not the span (compact_offset_map.h)
+    CompactOffsetMap<Held> leased;
     uint64_t leased_bytes = 0;
   };
   struct Parked {

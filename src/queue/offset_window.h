@@ -1,23 +1,23 @@
 // queue::OffsetWindow<T>: a map from log offset to T for keys that all lie inside one sliding
 // window of offsets, stored flat in a ring instead of one tree node per entry.
 //
-// Why: a group's leases and each member's held entries are keyed by offsets inside the group's
-// in-flight window [committed, committed + max_in_flight) (spec/consumers.md 4.1), are added
-// roughly in offset order and removed mostly from the bottom. A std::map paid an allocation,
-// a free and a rebalance per delivered record; here a lookup is one index and the storage is
-// reused as the window slides.
+// Why: a group's leases are keyed by offsets inside the group's in-flight window
+// [committed, committed + max_in_flight) (spec/consumers.md 4.1), are added roughly in offset
+// order and removed mostly from the bottom. A std::map paid an allocation, a free and a
+// rebalance per delivered record; here a lookup is one index and the storage is reused as the
+// window slides.
 //
 // Memory: capacity is the smallest power of two covering the span from the lowest to the
-// highest live key. Every key of a lease or held table lies inside the in-flight window, so a
-// table never has more than 2 * max_in_flight slots; a full window costs less than the tree
-// nodes it replaces (a lease slot is 56 bytes, against about 180 for the three nodes a lease
-// took), a sparse one more. A table that empties gives large storage back.
+// highest live key. Every lease lies inside the in-flight window, so the table never has more
+// than 2 * max_in_flight slots; a full window costs less than the tree nodes it replaces (a
+// lease slot is 56 bytes, against about 180 for the three nodes a lease took), a sparse one
+// more. A table that empties gives large storage back. Keys that may lie far apart for their
+// number (a member's held leases) belong in a CompactOffsetMap instead.
 //
 // Thread safety: none.
 #pragma once
 
 #include <bit>
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <utility>

@@ -268,6 +268,40 @@ TEST_F(CompetingTest, CreditBoundsWhatOneMemberHoldsAndAZeroCreditFetchIsAHold) 
   EXPECT_EQ(Offsets(FetchN(g_, 1, 2)).size(), 0u);
 }
 
+// Many members taking one record each in turn hold offsets spread over the whole in-flight
+// window. What a member's held map stores follows what it holds (at most its credit), not the
+// window's width: the boot-time RAM ceiling counts credit per connection and leases per group,
+// never members x max_in_flight.
+TEST_F(CompetingTest, AMembersHeldStorageFollowsItsCreditNotTheWindowWidth) {
+  Close();
+  options_.max_in_flight = 8192;
+  Open();
+  constexpr uint64_t kMembers = 64;
+  constexpr uint32_t kCredit = 64;
+  for (uint64_t m = 1; m <= kMembers; ++m) g_ = Subscribe(m, "", MemberOptions{kCredit, 0});
+  ProduceN(static_cast<int>(kMembers * kCredit));
+  std::vector<std::vector<Delivery>> held(kMembers + 1);
+  for (uint32_t round = 0; round < kCredit; ++round) {
+    for (uint64_t m = 1; m <= kMembers; ++m) {
+      auto d = Deliveries(FetchN(g_, m, 1));
+      ASSERT_EQ(d.size(), 1u);
+      held[m].push_back(d[0]);
+    }
+  }
+  for (uint64_t m = 1; m <= kMembers; ++m) {
+    ASSERT_EQ(g_->held_by(m), kCredit);
+    // Its offsets span (kCredit - 1) * kMembers + 1 = 4,033; its storage is about kCredit.
+    EXPECT_EQ(held[m].back().offset - held[m].front().offset, (kCredit - 1) * kMembers);
+    EXPECT_LE(g_->held_storage_by(m), 2u * kCredit) << "member " << m;
+  }
+  for (uint64_t m = 1; m <= kMembers; ++m) {
+    for (const Delivery& d : held[m]) ASSERT_EQ(Ack(g_, m, d), AckStatus::kOk);
+    EXPECT_EQ(g_->held_by(m), 0u);
+    EXPECT_LE(g_->held_storage_by(m), 2u * kCredit);
+  }
+  EXPECT_EQ(g_->committed(), kMembers * kCredit);
+}
+
 TEST_F(CompetingTest, RequestedCountBoundsTheWindowBelowTheCredit) {
   ProduceN(10);
   EXPECT_EQ(FetchN(g_, 1, 2).delivered, 2u);

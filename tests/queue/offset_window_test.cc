@@ -1,7 +1,10 @@
-// queue::OffsetWindow against std::map, the structure it replaced: same entries, same order,
-// whatever mix of puts and erases runs; and its storage stays within the window it covers.
+// queue::OffsetWindow and queue::CompactOffsetMap against std::map, the structure they
+// replaced: same entries, same order, whatever mix of puts and erases runs; OffsetWindow's
+// storage stays within the window it covers, CompactOffsetMap's follows its entry count.
 // RapidCheck prints the seed of a failing case (RC_PARAMS="seed=..." replays it).
 #include "queue/offset_window.h"
+
+#include "queue/compact_offset_map.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -13,7 +16,8 @@
 namespace ironbus::queue {
 namespace {
 
-std::vector<std::pair<uint64_t, int>> Entries(const OffsetWindow<int>& w) {
+template <typename Table>
+std::vector<std::pair<uint64_t, int>> Entries(const Table& w) {
   std::vector<std::pair<uint64_t, int>> out;
   w.ForEach([&](uint64_t o, const int& v) { out.emplace_back(o, v); });
   return out;
@@ -67,13 +71,16 @@ TEST(OffsetWindow, StorageFollowsTheSpanAndIsGivenBackWhenEmpty) {
   EXPECT_EQ(w.capacity(), 0u);  // more than kKeepWhenEmpty slots: freed
 }
 
-RC_GTEST_PROP(OffsetWindowProperty, BehavesLikeAnOrderedMapOverAWindow, ()) {
-  OffsetWindow<int> w;
+// Random puts and erases on `w` and on a std::map; keys are one of 301 offsets `stride` apart
+// from a random base. After every step both agree and `w`'s storage is at most `max_capacity`.
+template <typename Table>
+void CheckAgainstMap(uint64_t stride, size_t max_capacity) {
+  Table w;
   std::map<uint64_t, int> model;
   const uint64_t base = *rc::gen::inRange<uint64_t>(0, 1ull << 40);
   const int steps = *rc::gen::inRange(1, 400);
   for (int i = 0; i < steps; ++i) {
-    const uint64_t o = base + *rc::gen::inRange<uint64_t>(0, 300);
+    const uint64_t o = base + *rc::gen::inRange<uint64_t>(0, 301) * stride;
     switch (*rc::gen::inRange(0, 5)) {
       case 0:
       case 1: {
@@ -101,9 +108,80 @@ RC_GTEST_PROP(OffsetWindowProperty, BehavesLikeAnOrderedMapOverAWindow, ()) {
     auto it = model.find(o);
     RC_ASSERT((found == nullptr) == (it == model.end()));
     if (found != nullptr) RC_ASSERT(*found == it->second);
-    RC_ASSERT(w.capacity() <= 1024u);  // keys span at most 301 offsets
+    RC_ASSERT(w.capacity() <= max_capacity);
   }
   RC_ASSERT(Entries(w) == Entries(model));
+}
+
+RC_GTEST_PROP(OffsetWindowProperty, BehavesLikeAnOrderedMapOverAWindow, ()) {
+  CheckAgainstMap<OffsetWindow<int>>(1, 1024);  // keys span at most 301 offsets
+}
+
+RC_GTEST_PROP(CompactOffsetMapProperty, BehavesLikeAnOrderedMapWhateverTheSpread, ()) {
+  // Storage follows the entries (at most 301 distinct keys), never how far apart they are.
+  const uint64_t stride = *rc::gen::element<uint64_t>(1, 7, 1'000'000);
+  CheckAgainstMap<CompactOffsetMap<int>>(stride, 1024);
+}
+
+TEST(CompactOffsetMap, PutFindEraseAndInsertBelow) {
+  CompactOffsetMap<int> m;
+  EXPECT_EQ(m.Find(5), nullptr);
+  m.Put(10, 1);
+  m.Put(12, 2);
+  m.Put(7, 3);  // below the lowest: an insert
+  m.Put(11, 6);  // between two: an insert
+  EXPECT_EQ(m.size(), 4u);
+  EXPECT_EQ(*m.Find(7), 3);
+  EXPECT_EQ(*m.Find(11), 6);
+  EXPECT_EQ(m.Find(8), nullptr);
+  m.Put(12, 4);  // replaces
+  EXPECT_EQ(*m.Find(12), 4);
+  EXPECT_TRUE(m.Erase(11));
+  EXPECT_FALSE(m.Erase(11));
+  EXPECT_EQ(m.Find(11), nullptr);
+  m.Put(11, 9);  // revives the tombstone
+  EXPECT_EQ(*m.Find(11), 9);
+  m.EraseBelow(12);
+  EXPECT_EQ(Entries(m), (std::vector<std::pair<uint64_t, int>>{{12, 4}}));
+  m.EraseIf([](uint64_t, const int& v) { return v == 4; });
+  EXPECT_TRUE(m.empty());
+  m.Put(1'000'000, 5);
+  EXPECT_EQ(*m.Find(1'000'000), 5);
+}
+
+// The case OffsetWindow handles badly: 64 held offsets spread over a window a million wide
+// (one member of many in a competing group). Storage is the 64 entries, not the span.
+TEST(CompactOffsetMap, StorageFollowsTheEntriesNotTheirSpread) {
+  CompactOffsetMap<int> m;
+  for (uint64_t round = 0; round < 1000; ++round) {
+    for (uint64_t i = 0; i < 64; ++i) m.Put(round * 64'000 + i * 1000, 1);
+    for (uint64_t i = 0; i < 64; ++i) ASSERT_TRUE(m.Erase(round * 64'000 + i * 1000));  // acks, oldest first
+  }
+  EXPECT_TRUE(m.empty());
+  EXPECT_LE(m.capacity(), 64u);
+  for (uint64_t i = 0; i < 64; ++i) m.Put(i * 16'000, 1);
+  EXPECT_EQ(m.size(), 64u);
+  EXPECT_LE(m.capacity(), 128u);
+  OffsetWindow<int> w;  // the same entries in a ring: the span decides
+  for (uint64_t i = 0; i < 64; ++i) w.Put(i * 16'000, 1);
+  EXPECT_GE(w.capacity(), 1'000'000u);
+}
+
+// Acks from the front leave tombstones that are compacted away in bulk: the live entries stay
+// in order and the storage does not creep while a window slides a long way.
+TEST(CompactOffsetMap, ASlidingWindowOfAcksKeepsStorageBounded) {
+  CompactOffsetMap<int> m;
+  for (uint64_t o = 0; o < 1'000'000; ++o) {
+    m.Put(o, static_cast<int>(o));
+    if (o >= 256) {
+      ASSERT_TRUE(m.Erase(o - 256));
+    }
+  }
+  EXPECT_EQ(m.size(), 256u);
+  EXPECT_LE(m.capacity(), 1024u);
+  EXPECT_EQ(*m.Find(999'999), 999'999);
+  EXPECT_EQ(m.Find(999'743), nullptr);
+  EXPECT_EQ(*m.Find(999'744), 999'744);
 }
 
 }  // namespace
