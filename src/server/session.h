@@ -153,7 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void HandleConsumeVerb(uint8_t tag, ByteView body);
   void StartFetch(uint32_t max_records, uint64_t max_bytes, uint64_t wait_ms);
   ConsumeService::StatusHandler OkOrErrInto(uint64_t slot);
-  Bytes EncodeWindow(queue::Window window) const;
+  Bytes EncodeWindow(const queue::Window& window) const;
   queue::MemberOptions Credit() const;
   void FillSlot(uint64_t slot, Bytes bytes);
   // From any thread (the queue thread's answers): hands a slot's encoded reply to the strand,

@@ -29,12 +29,11 @@ constexpr size_t kDeliverFixedReserve = 48;
 constexpr size_t kNoticeReserve = 64;             // DeadLetter, Truncated, GapMarker
 constexpr size_t kWindowTerminatorReserve = 256;  // FlowEnd, or an Err with its text
 
+// What a reply that cannot be encoded (a field over its wire limit) becomes, in its place.
+void AppendUnencodable(Bytes* out) { (void)pr::EncodeFrame(pr::Frame(pr::Err{"", "reply could not be encoded"}), out); }
+
 void Append(const pr::Frame& frame, Bytes* out) {
-  const size_t mark = out->size();
-  if (!pr::EncodeFrame(frame, out).ok()) {
-    out->resize(mark);
-    (void)pr::EncodeFrame(pr::Frame(pr::Err{"", "reply could not be encoded"}), out);
-  }
+  if (!pr::EncodeFrame(frame, out).ok()) AppendUnencodable(out);  // EncodeFrame left *out unchanged
 }
 
 }  // namespace
@@ -58,7 +57,7 @@ void Session::DrainFilled() {
   if (wake) WakeWriter();
 }
 
-Bytes Session::EncodeWindow(queue::Window window) const {
+Bytes Session::EncodeWindow(const queue::Window& window) const {
   // One allocation for the whole window: the frames are written into `out` back to back, and
   // growing it by doubling would copy a 256-record window about ten times over.
   size_t estimate = kWindowTerminatorReserve;
@@ -71,8 +70,8 @@ Bytes Session::EncodeWindow(queue::Window window) const {
   }
   Bytes out;
   out.reserve(estimate);
-  for (queue::WindowItem& item : window.items) {
-    if (auto* d = std::get_if<queue::Delivery>(&item)) {
+  for (const queue::WindowItem& item : window.items) {
+    if (const auto* d = std::get_if<queue::Delivery>(&item)) {
       // Encoded straight from the record: no Deliver (a Frame variant) is built per record.
       pr::DeliverView deliver{d->offset,         d->generation,     d->record.flags,  d->record.timestamp_ms,
                               d->record.key,     d->record.headers, d->record.payload};
@@ -85,10 +84,10 @@ Bytes Session::EncodeWindow(queue::Window window) const {
         deliver.payload = raw;
         deliver.flags = static_cast<uint8_t>(deliver.flags & ~format::kFlagCompressed);
       }
-      if (!pr::EncodeDeliver(deliver, &out).ok()) Append(pr::Err{"", "reply could not be encoded"}, &out);
-    } else if (auto* dl = std::get_if<queue::DeadLetterNotice>(&item)) {
+      if (!pr::EncodeDeliver(deliver, &out).ok()) AppendUnencodable(&out);  // out unchanged by the failure
+    } else if (const auto* dl = std::get_if<queue::DeadLetterNotice>(&item)) {
       Append(pr::DeadLetter{dl->offset, dl->reason}, &out);
-    } else if (auto* t = std::get_if<queue::TruncationNotice>(&item)) {
+    } else if (const auto* t = std::get_if<queue::TruncationNotice>(&item)) {
       if (negotiated_.gap_marker) {
         Append(pr::GapMarker{t->earliest_retained - t->skipped, t->earliest_retained, 0, pr::kGapReasonTrimmed}, &out);
       } else {
@@ -109,8 +108,8 @@ void Session::StartFetch(uint32_t max_records, uint64_t max_bytes, uint64_t wait
   const uint64_t slot = replies_.PushPending();
   shared_->consume->Fetch(id_, Credit(), max_records, max_bytes, wait_ms,
                           [self = shared_from_this(), slot](queue::Window window) {
-                            asio::post(self->strand_, [self, slot, window = std::move(window)]() mutable {
-                              self->FillSlot(slot, self->EncodeWindow(std::move(window)));
+                            asio::post(self->strand_, [self, slot, window = std::move(window)] {
+                              self->FillSlot(slot, self->EncodeWindow(window));
                             });
                           });
 }
