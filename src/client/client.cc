@@ -221,8 +221,8 @@ Status Client::RunUntil(const std::function<bool()>& done, SteadyClock::time_poi
   }
 }
 
-Result<pr::Frame> Client::NextReply() {
-  const auto deadline = SteadyClock::now() + options_.request_timeout;
+Result<pr::Frame> Client::NextReply(SteadyClock::duration extra) {
+  const auto deadline = SteadyClock::now() + options_.request_timeout + extra;
   for (;;) {
     pr::RawFrame raw;
     switch (decoder_.Next(&raw)) {

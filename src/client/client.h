@@ -131,6 +131,12 @@ struct FetchResult {
   std::string error_code;
 };
 
+// CumulativeAckThenFetch's two answers.
+struct AckThenFetchResult {
+  Status ack;          // the CumulativeAck's: Ok, or the broker's refusal (FailedPrecondition)
+  FetchResult window;  // read whatever the ack's outcome: the broker answers both
+};
+
 // AckStatus (spec/protocol.md 8.4).
 enum class AckOutcome : uint8_t {
   kFenced = 0,      // this connection does not hold that (offset, generation) lease
@@ -185,6 +191,13 @@ class Client {
   // CumulativeAck (tag 19) of a broadcast group: commits [.., up_to). Rejections
   // (ERR_CUMULATIVE_ACK_NOT_ALLOWED, ERR_CUMULATIVE_ACK_OUT_OF_RANGE) are FailedPrecondition.
   Status CumulativeAck(std::string_view group, uint64_t up_to);
+  // CumulativeAck, then Fetch, pipelined: both frames leave in one write and the replies are
+  // read in order (the Ok or Err, then the window). A reader draining a broadcast group pays
+  // one round trip per window instead of two, and every ack's answer is still checked. The
+  // broker applies the ack before the fetch (one connection's requests run in order), so the
+  // window is counted against the credit the ack gave back.
+  Result<AckThenFetchResult> CumulativeAckThenFetch(std::string_view group, uint64_t up_to,
+                                                    const FetchOptions& options = {});
 
   // The last Err the broker sent on this connection.
   const protocol::Err& last_error() const { return last_error_; }
@@ -205,7 +218,11 @@ class Client {
   // Turns the io_context until `done()` holds, the connection breaks, or `deadline` passes.
   Status RunUntil(const std::function<bool()>& done, SteadyClock::time_point deadline);
   void StartIo(bool want_read);
-  Result<protocol::Frame> NextReply();
+  // The next reply, waiting at most request_timeout + `extra` for it (a long-poll's expires).
+  Result<protocol::Frame> NextReply(SteadyClock::duration extra = SteadyClock::duration::zero());
+  // Where a fetch's window is read from: NextReply, the first frame allowed the long-poll's
+  // silence (`expires`) on top of the reply timeout.
+  std::function<Result<protocol::Frame>()> WindowReplies(const FetchOptions& options);
   PublishResult ToPublishResult(const protocol::Frame& reply);
   Status Break(Status cause);
 

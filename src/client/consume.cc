@@ -120,6 +120,21 @@ Result<FetchResult> ReadWindow(uint32_t max_frames, const NextFn& next, pr::Err*
   }
 }
 
+pr::Fetch FetchFrame(const FetchOptions& options) {
+  pr::Fetch fetch;
+  fetch.no_wait = options.no_wait;
+  fetch.max_records = options.max_records;
+  fetch.max_bytes = options.max_bytes;
+  fetch.expires_ms = static_cast<uint64_t>(std::max<int64_t>(options.expires.count(), 0));
+  return fetch;
+}
+
+// How long past the reply timeout a fetch's first reply may take: a long-poll may stay silent
+// for `expires`.
+std::chrono::milliseconds LongPollSilence(const FetchOptions& options) {
+  return !options.no_wait && options.expires.count() > 0 ? options.expires : std::chrono::milliseconds(0);
+}
+
 pr::Ack AckFrame(uint8_t op, uint64_t offset, uint64_t generation, uint64_t delay_ms = 0) {
   pr::Ack ack;
   ack.op = op;
@@ -149,23 +164,31 @@ Status Client::CumulativeAck(std::string_view group, uint64_t up_to) {
   return ToOkStatus(reply, "CumulativeAck", &last_error_, [this](Status s) { return Break(std::move(s)); });
 }
 
+std::function<Result<pr::Frame>()> Client::WindowReplies(const FetchOptions& options) {
+  return [this, silence = LongPollSilence(options), first = true]() mutable {
+    const auto extra = first ? silence : std::chrono::milliseconds(0);
+    first = false;
+    return NextReply(extra);
+  };
+}
+
 Result<FetchResult> Client::Fetch(const FetchOptions& options) {
-  pr::Fetch fetch;
-  fetch.no_wait = options.no_wait;
-  fetch.max_records = options.max_records;
-  fetch.max_bytes = options.max_bytes;
-  fetch.expires_ms = static_cast<uint64_t>(std::max<int64_t>(options.expires.count(), 0));
-  RETURN_IF_ERROR(Queue(fetch));
-  if (!options.no_wait && options.expires.count() > 0) {
-    // A long-poll may stay silent for `expires`: wait that long on top of the reply timeout
-    // for the window's first bytes. NextReply then bounds each frame as usual.
-    const auto deadline = SteadyClock::now() + options.expires + options_.request_timeout;
-    const uint64_t reads_before = reads_done_;
-    RETURN_IF_ERROR(RunUntil([&] { return reads_done_ != reads_before; }, deadline));
-  }
-  return ReadWindow(
-      options.max_records, [this] { return NextReply(); }, &last_error_,
-      [this](Status s) { return Break(std::move(s)); });
+  RETURN_IF_ERROR(Queue(FetchFrame(options)));
+  return ReadWindow(options.max_records, WindowReplies(options), &last_error_,
+                    [this](Status s) { return Break(std::move(s)); });
+}
+
+Result<AckThenFetchResult> Client::CumulativeAckThenFetch(std::string_view group, uint64_t up_to,
+                                                          const FetchOptions& options) {
+  RETURN_IF_ERROR(Queue(pr::CumulativeAck{up_to, ToBytes(group)}));
+  RETURN_IF_ERROR(Queue(FetchFrame(options)));
+  const BreakFn brk = [this](Status s) { return Break(std::move(s)); };
+  AckThenFetchResult out;
+  ASSIGN_OR_RETURN(pr::Frame reply, NextReply());
+  out.ack = ToOkStatus(reply, "CumulativeAck", &last_error_, brk);
+  if (broken()) return out.ack;  // a reply of the wrong shape: the connection is gone
+  ASSIGN_OR_RETURN(out.window, ReadWindow(options.max_records, WindowReplies(options), &last_error_, brk));
+  return out;
 }
 
 Result<FetchResult> Client::Flow(uint32_t credit) {

@@ -39,6 +39,42 @@ TEST(ClientConsumeGroups, CumulativeAckCommitsABroadcastGroup) {
   EXPECT_TRUE(c->Ping().ok());
 }
 
+// The pipelined ack is applied before the fetch behind it: with the credit (64) exhausted by
+// the first window, the second window can only come from the credit the ack gave back.
+TEST(ClientConsumeGroups, CumulativeAckThenFetchSettlesOneWindowAndReadsTheNext) {
+  auto h = BroadcastHarness();
+  auto c = Subscribed(*h, "bcast");
+  ASSERT_TRUE(c);
+  PublishN(*c, 130);
+  FetchOptions options;
+  options.max_records = 64;
+  auto first = c->Fetch(options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->messages.size(), 64u);
+  auto held = c->Fetch(options);
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(held->messages.empty()) << "the credit is spent until an ack";
+
+  auto next = c->CumulativeAckThenFetch("bcast", first->messages.back().offset + 1, options);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_TRUE(next->ack.ok()) << next->ack.ToString();
+  ASSERT_EQ(next->window.messages.size(), 64u);
+  EXPECT_EQ(next->window.messages.front().offset, 64u);
+
+  // A refused ack still gets the window read, and the connection stays usable.
+  auto refused = c->CumulativeAckThenFetch("bcast", 1000, options);
+  ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+  EXPECT_TRUE(refused->ack.IsFailedPrecondition()) << refused->ack.ToString();
+  EXPECT_EQ(c->last_error().code, "ERR_CUMULATIVE_ACK_OUT_OF_RANGE");
+  EXPECT_TRUE(refused->window.messages.empty()) << "the credit is still spent";
+  auto last = c->CumulativeAckThenFetch("bcast", 128, options);
+  ASSERT_TRUE(last.ok());
+  EXPECT_TRUE(last->ack.ok());
+  ASSERT_EQ(last->window.messages.size(), 2u);
+  EXPECT_EQ(last->window.messages.front().offset, 128u);
+  EXPECT_TRUE(c->Ping().ok());
+}
+
 TEST(ClientConsumeGroups, ASecondBroadcastSubscriberIsRefusedAndKeepsItsOldGroup) {
   auto h = BroadcastHarness();
   auto first = Subscribed(*h, "bcast");

@@ -253,6 +253,28 @@ TEST(ClientConsumeWire, CumulativeAckSendsUpToAndTheGroup) {
   EXPECT_EQ(fake.requests().at(0), pr::Frame(pr::CumulativeAck{12, ToBytes("bcast")}));
 }
 
+TEST(ClientConsumeWire, CumulativeAckThenFetchSendsBothAndReadsBothReplies) {
+  FakeBroker fake({{pr::Err{"ERR_CUMULATIVE_ACK_OUT_OF_RANGE", "past the head"}}, {pr::FlowEnd{0}}});
+  auto c = ConnectTo(fake);
+  ASSERT_TRUE(c);
+  FetchOptions options;
+  options.max_records = 8;
+  auto r = c->CumulativeAckThenFetch("bcast", 99, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->ack.IsFailedPrecondition()) << r->ack.ToString();
+  EXPECT_EQ(c->last_error().code, "ERR_CUMULATIVE_ACK_OUT_OF_RANGE");
+  EXPECT_EQ(r->window.delivered, 0u);
+  EXPECT_TRUE(r->window.error.ok());
+  c->Close();
+  auto requests = fake.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0], pr::Frame(pr::CumulativeAck{99, ToBytes("bcast")}));
+  pr::Fetch expected;
+  expected.max_records = 8;
+  expected.no_wait = true;
+  EXPECT_EQ(requests[1], pr::Frame(expected));
+}
+
 TEST(ClientConsumeWire, ALongPollWaitsPastTheReplyTimeout) {
   using std::chrono::milliseconds;
   // The reply comes 600 ms after the request, past the 300 ms reply timeout but within the
