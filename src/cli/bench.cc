@@ -54,6 +54,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/histogram.h"
@@ -280,11 +281,10 @@ void Consumer(Shared& sh) {
   const bool cumulative = f.ack == "cumulative";
   // --ack cumulative: the CumulativeAck of a window goes out with the next fetch, pipelined, so
   // a window costs one round trip (its answer is still checked); the last one goes alone.
-  std::optional<uint64_t> unsent_ack;
+  uint64_t unsent_ack = 0;  // the pending ack's up_to; 0 = none (an up_to is a last offset + 1)
   auto next_window = [&]() -> Result<client::FetchResult> {
-    if (!unsent_ack) return (*client)->Fetch(fo);
-    const uint64_t up_to = *unsent_ack;
-    unsent_ack.reset();
+    if (unsent_ack == 0) return (*client)->Fetch(fo);
+    const uint64_t up_to = std::exchange(unsent_ack, 0);
     ASSIGN_OR_RETURN(client::AckThenFetchResult both, (*client)->CumulativeAckThenFetch(f.group, up_to, fo));
     RETURN_IF_ERROR(both.ack);
     return std::move(both.window);
@@ -323,8 +323,8 @@ void Consumer(Shared& sh) {
       break;
     }
   }
-  if (unsent_ack && !(*client)->broken()) {
-    if (Status st = (*client)->CumulativeAck(f.group, *unsent_ack); !st.ok()) sh.Fail(st, (*client)->last_error().code);
+  if (unsent_ack != 0 && !(*client)->broken()) {
+    if (Status st = (*client)->CumulativeAck(f.group, unsent_ack); !st.ok()) sh.Fail(st, (*client)->last_error().code);
   }
   (*client)->Close();
   std::lock_guard<std::mutex> lock(sh.mu);
