@@ -4,7 +4,7 @@
 //   ironbus bench (--count N | --duration S) [--addr HOST:PORT --i-understand-this-is-live]
 //                 [--mode publish|subscribe|round-trip] [--size B] [--producers P]
 //                 [--consumers C] [--pubwindow W] [--rate R] [--payload-shape realistic|random]
-//                 [--fetch-batch N] [--group G] [--json]
+//                 [--fetch-batch N] [--fetch-ahead N] [--ack each|cumulative] [--group G] [--json]
 //
 // Producers (one Client and thread each) keep up to --pubwindow Pubs in flight (a sliding
 // window: a Pub is sent as soon as an earlier one is acked); a record's publish latency runs
@@ -20,7 +20,8 @@
 // A progress line goes to stderr every second; the summary goes to stdout (text, or one
 // ironbus.cli.bench.v1 object with --json). --ack cumulative settles each window with one
 // CumulativeAck instead (a broadcast group; the private broker declares --group as one), sent
-// with the next fetch (Client::CumulativeAckThenFetch). Latencies come from base/histogram.h
+// with the next fetch, and --fetch-ahead N keeps N fetches in flight (Client::SendFetch), so the
+// broker prepares the next window while this one is counted. Latencies come from base/histogram.h
 // (within 0.39 %).
 //
 // Without --addr, bench spawns a private broker (this binary's `serve`) on a fresh
@@ -43,6 +44,7 @@
 #include <asio.hpp>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -83,6 +85,7 @@ struct BenchFlags {
   uint32_t consumers = 1;
   uint32_t pubwindow = 1;
   uint32_t fetch_batch = 256;
+  uint32_t fetch_ahead = 1;  // fetches in flight per consumer (--ack cumulative)
   std::string group;
   std::string ack = "each";  // each: AckAll per window; cumulative: one CumulativeAck (broadcast)
   std::string storage = "disk";
@@ -261,6 +264,78 @@ uint64_t ConsumeTarget(const Shared& sh) {
   return sh.flags->count;  // 0 in duration mode: not known yet
 }
 
+// What a consumer does with a window's records: counts them, and in round-trip mode records
+// each one's end-to-end latency (records of other runs are skipped).
+void CountWindow(Shared& sh, const client::FetchResult& window, Histogram* latency) {
+  const uint64_t now = NowNs();
+  for (const client::Message& m : window.messages) {
+    if (sh.mode == Mode::kRoundTrip) {
+      if (m.key != sh.run_key || m.payload.size() < kTokenBytes) continue;  // another run's record
+      const uint64_t sent_ns = DecodeFixed64(m.payload.data());
+      latency->Record(now > sent_ns ? now - sent_ns : 0);
+    }
+    sh.consumed += 1;
+    sh.consumed_bytes += m.payload.size();
+  }
+}
+
+// Whether a consumer should ask for more (not stopped, not past --duration in subscribe mode).
+bool WantsMore(const Shared& sh) {
+  if (sh.stop) return false;
+  return !(sh.mode == Mode::kSubscribe && sh.flags->count == 0 && Steady::now() >= sh.deadline);
+}
+
+// --ack each: fetch a window, AckAll of it, and again.
+Status ConsumeEach(Shared& sh, client::Client& client, client::FetchOptions fo, Histogram* latency) {
+  const BenchFlags& f = *sh.flags;
+  for (;;) {
+    const uint64_t target = ConsumeTarget(sh);
+    if (!WantsMore(sh) || (target > 0 && sh.consumed >= target)) return Status::Ok();
+    // Ask for no more than is left, so a subscribe run does not take (and ack) extra records.
+    fo.max_records = f.fetch_batch;
+    if (target > 0) fo.max_records = static_cast<uint32_t>(std::min<uint64_t>(f.fetch_batch, target - sh.consumed));
+    ASSIGN_OR_RETURN(client::FetchResult window, client.Fetch(fo));
+    if (window.messages.empty()) continue;
+    CountWindow(sh, window, latency);
+    RETURN_IF_ERROR(client.AckAll(window.messages).status());
+  }
+}
+
+// --ack cumulative: up to --fetch-ahead fetches in flight (Client::SendFetch), so the broker
+// prepares the next window while this one is counted. A window's CumulativeAck leaves with the
+// next fetch and its Ok is checked when the replies are read; the last one goes alone.
+Status ConsumeCumulative(Shared& sh, client::Client& client, client::FetchOptions fo, Histogram* latency) {
+  const BenchFlags& f = *sh.flags;
+  std::deque<uint32_t> asked;  // max_records of each fetch in flight, oldest first
+  uint64_t asked_total = 0;
+  uint64_t unsent_ack = 0;  // the pending ack's up_to; 0 = none (an up_to is a last offset + 1)
+  for (;;) {
+    const uint64_t target = ConsumeTarget(sh);
+    while (asked.size() < f.fetch_ahead && WantsMore(sh)) {
+      // Ask for no more than is left, counting what the fetches in flight may still bring.
+      uint64_t ask = f.fetch_batch;
+      if (target > 0) ask = std::min(ask, target - std::min(target, sh.consumed + asked_total));
+      if (ask == 0) break;
+      if (unsent_ack != 0) RETURN_IF_ERROR(client.SendCumulativeAck(f.group, std::exchange(unsent_ack, 0)));
+      fo.max_records = static_cast<uint32_t>(ask);
+      RETURN_IF_ERROR(client.SendFetch(fo));
+      asked.push_back(fo.max_records);
+      asked_total += fo.max_records;
+    }
+    if (asked.empty()) break;
+    ASSIGN_OR_RETURN(client::FetchResult window, client.ReceiveWindow());
+    asked_total -= asked.front();
+    asked.pop_front();
+    RETURN_IF_ERROR(window.error);
+    if (window.messages.empty()) continue;
+    CountWindow(sh, window, latency);
+    // One CumulativeAck commits the whole window (a broadcast group: spec/consumers.md 3.4).
+    unsent_ack = window.messages.back().offset + 1;
+  }
+  if (unsent_ack != 0) RETURN_IF_ERROR(client.CumulativeAck(f.group, unsent_ack));
+  return Status::Ok();
+}
+
 void Consumer(Shared& sh) {
   const BenchFlags& f = *sh.flags;
   auto client = client::Client::Connect(f.addr, f.client_options);
@@ -269,66 +344,18 @@ void Consumer(Shared& sh) {
     return;
   }
   Status s = (*client)->Subscribe(f.group);
-  if (!s.ok()) {
-    sh.Fail(s, (*client)->last_error().code);
-    return;
-  }
-  Histogram latency;
-  client::FetchOptions fo;
-  fo.max_records = f.fetch_batch;
-  fo.no_wait = false;
-  fo.expires = std::chrono::milliseconds(200);
-  const bool cumulative = f.ack == "cumulative";
-  // --ack cumulative: the CumulativeAck of a window goes out with the next fetch, pipelined, so
-  // a window costs one round trip (its answer is still checked); the last one goes alone.
-  uint64_t unsent_ack = 0;  // the pending ack's up_to; 0 = none (an up_to is a last offset + 1)
-  auto next_window = [&]() -> Result<client::FetchResult> {
-    if (unsent_ack == 0) return (*client)->Fetch(fo);
-    const uint64_t up_to = std::exchange(unsent_ack, 0);
-    ASSIGN_OR_RETURN(client::AckThenFetchResult both, (*client)->CumulativeAckThenFetch(f.group, up_to, fo));
-    RETURN_IF_ERROR(both.ack);
-    return std::move(both.window);
-  };
-  for (;;) {
-    const uint64_t target = ConsumeTarget(sh);
-    if (sh.stop || (target > 0 && sh.consumed >= target)) break;
-    if (sh.mode == Mode::kSubscribe && f.count == 0 && Steady::now() >= sh.deadline) break;
-    // Ask for no more than is left, so a subscribe run does not take (and ack) extra records.
+  if (s.ok()) {
+    Histogram latency;
+    client::FetchOptions fo;
     fo.max_records = f.fetch_batch;
-    if (target > 0) fo.max_records = static_cast<uint32_t>(std::min<uint64_t>(f.fetch_batch, target - sh.consumed));
-    auto window = next_window();
-    if (!window.ok()) {
-      sh.Fail(window.status(), (*client)->last_error().code);
-      break;
-    }
-    if (window->messages.empty()) continue;
-    const uint64_t now = NowNs();
-    for (const client::Message& m : window->messages) {
-      if (sh.mode == Mode::kRoundTrip) {
-        if (m.key != sh.run_key || m.payload.size() < kTokenBytes) continue;  // another run's record
-        const uint64_t sent_ns = DecodeFixed64(m.payload.data());
-        latency.Record(now > sent_ns ? now - sent_ns : 0);
-      }
-      sh.consumed += 1;
-      sh.consumed_bytes += m.payload.size();
-    }
-    if (cumulative) {
-      // One CumulativeAck commits the whole window (a broadcast group: spec/consumers.md 3.4).
-      unsent_ack = window->messages.back().offset + 1;
-      continue;
-    }
-    auto acks = (*client)->AckAll(window->messages);
-    if (!acks.ok()) {
-      sh.Fail(acks.status(), (*client)->last_error().code);
-      break;
-    }
+    fo.no_wait = false;
+    fo.expires = std::chrono::milliseconds(200);
+    s = f.ack == "cumulative" ? ConsumeCumulative(sh, **client, fo, &latency) : ConsumeEach(sh, **client, fo, &latency);
+    std::lock_guard<std::mutex> lock(sh.mu);
+    sh.e2e_latency.Merge(latency);
   }
-  if (unsent_ack != 0 && !(*client)->broken()) {
-    if (Status st = (*client)->CumulativeAck(f.group, unsent_ack); !st.ok()) sh.Fail(st, (*client)->last_error().code);
-  }
+  if (!s.ok()) sh.Fail(s, (*client)->last_error().code);
   (*client)->Close();
-  std::lock_guard<std::mutex> lock(sh.mu);
-  sh.e2e_latency.Merge(latency);
 }
 
 double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
@@ -376,7 +403,9 @@ class PrivateBroker {
   ~PrivateBroker() { (void)Stop(); }
 
   // `broadcast_group` (may be empty) is declared with --broadcast-group for --ack cumulative.
-  Status Start(const std::string& broadcast_group) {
+  // Its --consumer-credit is `credit`, so a fetch is not cut to the default 64.
+  Status Start(const std::string& broadcast_group, uint64_t credit) {
+    const std::string credit_text = std::to_string(credit);
     const char* tmp = std::getenv("TMPDIR");
     std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/ironbus-bench-XXXXXX";
     if (::mkdtemp(templ.data()) == nullptr) return Status::IOError("cannot create a bench data dir: " + templ, errno);
@@ -392,11 +421,11 @@ class PrivateBroker {
       }
       if (broadcast_group.empty()) {
         ::execl("/proc/self/exe", "ironbus", "serve", "--data-dir", data.c_str(), "--addr", "127.0.0.1:0",
-                "--health-addr", "127.0.0.1:0", static_cast<char*>(nullptr));
+                "--health-addr", "127.0.0.1:0", "--consumer-credit", credit_text.c_str(), static_cast<char*>(nullptr));
       } else {
         ::execl("/proc/self/exe", "ironbus", "serve", "--data-dir", data.c_str(), "--addr", "127.0.0.1:0",
-                "--health-addr", "127.0.0.1:0", "--broadcast-group", broadcast_group.c_str(),
-                static_cast<char*>(nullptr));
+                "--health-addr", "127.0.0.1:0", "--consumer-credit", credit_text.c_str(), "--broadcast-group",
+                broadcast_group.c_str(), static_cast<char*>(nullptr));
       }
       ::_exit(127);
     }
@@ -499,6 +528,9 @@ int RunBench(BenchFlags f) {
   if (f.producers == 0 || f.consumers == 0 || f.pubwindow == 0 || f.fetch_batch == 0) {
     return Fail("bench", false, kExitUsage, "--producers, --consumers, --pubwindow and --fetch-batch must be at least 1");
   }
+  if (f.fetch_ahead == 0 || (f.fetch_ahead > 1 && f.ack != "cumulative")) {
+    return Fail("bench", false, kExitUsage, "--fetch-ahead must be at least 1, and above 1 needs --ack cumulative");
+  }
   if (f.rate < 0) return Fail("bench", false, kExitUsage, "--rate must be positive");
   if (f.ack != "each" && f.ack != "cumulative") return Fail("bench", false, kExitUsage, "--ack must be each or cumulative");
   if (f.shape != "realistic" && f.shape != "real" && f.shape != "random" && f.shape != "noise") {
@@ -524,7 +556,8 @@ int RunBench(BenchFlags f) {
   std::optional<PrivateBroker> own;
   if (f.addr.empty()) {
     own.emplace();
-    if (Status st = own->Start(f.ack == "cumulative" ? f.group : std::string()); !st.ok()) {
+    const uint64_t credit = uint64_t{f.fetch_batch} * f.fetch_ahead;
+    if (Status st = own->Start(f.ack == "cumulative" ? f.group : std::string(), credit); !st.ok()) {
       (void)own->Stop();
       return Fail("bench", f.json, kExitInternal, st.message());
     }
@@ -534,6 +567,15 @@ int RunBench(BenchFlags f) {
   {
     auto probe = client::Client::Connect(f.addr, f.client_options);
     if (!probe.ok()) return Fail("bench", f.json, ExitFor(probe.status()), "cannot reach the broker: " + probe.status().message());
+    // Fetches in flight beyond the credit would come back empty, one round trip each.
+    const auto& credit = (*probe)->info().credit;
+    const uint64_t in_flight = uint64_t{f.fetch_batch} * f.fetch_ahead;
+    if (mode != Mode::kPublish && f.fetch_ahead > 1 && credit && credit->negotiated < in_flight) {
+      return Fail("bench", f.json, kExitUsage,
+                  "--fetch-ahead " + std::to_string(f.fetch_ahead) + " x --fetch-batch " + std::to_string(f.fetch_batch) +
+                      " needs a consumer credit of " + std::to_string(in_flight) + "; the broker grants " +
+                      std::to_string(credit->negotiated) + " (serve --consumer-credit)");
+    }
   }
 
   const FsyncTotals fsync_before = own ? ScrapeFsync(own->health_port()) : FsyncTotals{};
@@ -695,6 +737,9 @@ void RegisterBench(CLI::App& app, int* exit_code) {
   bench->add_option("--consumers", flags->consumers, "Consumer connections (default 1)");
   bench->add_option("--pubwindow", flags->pubwindow, "Pubs in flight per producer (default 1)");
   bench->add_option("--fetch-batch", flags->fetch_batch, "Records asked per fetch (default 256)");
+  bench->add_option("--fetch-ahead", flags->fetch_ahead,
+                    "Fetches in flight per consumer with --ack cumulative (default 1): the next windows are "
+                    "asked for before this one is read; the broker's credit must cover fetch-ahead x fetch-batch");
   bench->add_option("--group", flags->group, "Consumer group (default a fresh ironbus-bench-<random>)");
   bench->add_option("--ack", flags->ack,
                     "each (AckAll per fetched window, default) or cumulative (one CumulativeAck per window, sent "

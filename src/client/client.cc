@@ -148,6 +148,7 @@ void Client::Close() {
 
 Status Client::Break(Status cause) {
   if (broken_.ok()) broken_ = cause;
+  pipelined_.clear();  // never answered now
   asio::error_code ignored;
   transport_.socket().close(ignored);
   io_.restart();
@@ -158,6 +159,15 @@ Status Client::Break(Status cause) {
 }
 
 Status Client::Queue(const pr::Frame& frame) {
+  if (!broken_.ok()) return broken_;
+  if (!pipelined_.empty()) {
+    return Status::FailedPrecondition(std::to_string(pipelined_.size()) +
+                                      " pipelined request(s) unanswered: read them with ReceiveWindow first");
+  }
+  return Encode(frame);
+}
+
+Status Client::Encode(const pr::Frame& frame) {
   if (!broken_.ok()) return broken_;
   Status s = pr::EncodeFrame(frame, &out_);
   if (!s.ok()) return Status::InvalidArgument("request cannot be encoded: " + s.message());

@@ -199,6 +199,26 @@ class Client {
   Result<AckThenFetchResult> CumulativeAckThenFetch(std::string_view group, uint64_t up_to,
                                                     const FetchOptions& options = {});
 
+  // ---- fetch-ahead: requests sent before the replies to earlier ones are read ----
+  // A reader that asks for its next window before it has read the current one keeps the broker
+  // preparing a window while the reader works through the last. SendFetch and
+  // SendCumulativeAck queue a request and return at once (it leaves with the next call that
+  // waits); ReceiveWindow reads the replies in the order their requests were sent, up to and
+  // including the oldest window not yet read. The broker answers a connection's requests in
+  // order and counts each fetch against the credit left after the acks before it, so N windows
+  // of `max_records` in flight need a negotiated credit of N x max_records (a fetch beyond the
+  // credit comes back short, or waits out its long-poll).
+  // While a sent request is unanswered, every other call fails with FailedPrecondition and
+  // sends nothing: its reply would be taken for the pipelined one's.
+  Status SendFetch(const FetchOptions& options);
+  Status SendCumulativeAck(std::string_view group, uint64_t up_to);
+  // The oldest window not yet read. A CumulativeAck sent before it and refused by the broker
+  // ends the call first, with that FailedPrecondition (the window stays for the next call).
+  // FailedPrecondition when no fetch was sent.
+  Result<FetchResult> ReceiveWindow();
+  // Requests sent with Send* whose replies are not read yet.
+  size_t unanswered() const { return pipelined_.size(); }
+
   // The last Err the broker sent on this connection.
   const protocol::Err& last_error() const { return last_error_; }
   bool broken() const { return !broken_.ok(); }
@@ -212,8 +232,17 @@ class Client {
   Status Handshake();
   // TLS: the handshake, with the broker's name checked; within connect_timeout.
   Status TlsHandshake(const std::string& host, SteadyClock::time_point deadline);
-  // Appends an encoded frame to the outgoing buffer.
+  // A request sent by SendFetch or SendCumulativeAck, its reply not read yet.
+  struct Pipelined {
+    bool fetch = false;    // false: a CumulativeAck
+    FetchOptions options;  // a fetch's: its frame cap and long-poll silence
+  };
+
+  // Appends an encoded frame to the outgoing buffer; FailedPrecondition while pipelined
+  // replies are unread.
   Status Queue(const protocol::Frame& frame);
+  // Queue without that check: the Send* calls.
+  Status Encode(const protocol::Frame& frame);
   Status QueuePub(const PublishRequest& request, uint8_t level);
   // Turns the io_context until `done()` holds, the connection breaks, or `deadline` passes.
   Status RunUntil(const std::function<bool()>& done, SteadyClock::time_point deadline);
@@ -237,6 +266,7 @@ class Client {
   bool write_busy_ = false;
   bool read_busy_ = false;
   uint64_t reads_done_ = 0;  // reads fed to the decoder
+  std::deque<Pipelined> pipelined_;  // in the order sent
   Status broken_;  // sticky once the connection is unusable
   protocol::Info info_;
   protocol::Err last_error_;

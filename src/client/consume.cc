@@ -191,6 +191,35 @@ Result<AckThenFetchResult> Client::CumulativeAckThenFetch(std::string_view group
   return out;
 }
 
+Status Client::SendFetch(const FetchOptions& options) {
+  RETURN_IF_ERROR(Encode(FetchFrame(options)));
+  pipelined_.push_back(Pipelined{true, options});
+  return Status::Ok();
+}
+
+Status Client::SendCumulativeAck(std::string_view group, uint64_t up_to) {
+  RETURN_IF_ERROR(Encode(pr::CumulativeAck{up_to, ToBytes(group)}));
+  pipelined_.push_back(Pipelined{false, {}});
+  return Status::Ok();
+}
+
+Result<FetchResult> Client::ReceiveWindow() {
+  const BreakFn brk = [this](Status s) { return Break(std::move(s)); };
+  while (!pipelined_.empty()) {
+    const Pipelined request = pipelined_.front();
+    // Popped before reading: a failed read breaks the connection, and a refused ack is still
+    // that request's answer.
+    pipelined_.pop_front();
+    if (request.fetch) {
+      return ReadWindow(request.options.max_records, WindowReplies(request.options), &last_error_, brk);
+    }
+    ASSIGN_OR_RETURN(pr::Frame reply, NextReply());
+    RETURN_IF_ERROR(ToOkStatus(reply, "CumulativeAck", &last_error_, brk));
+  }
+  if (!broken_.ok()) return broken_;
+  return Status::FailedPrecondition("ReceiveWindow: no fetch was sent");
+}
+
 Result<FetchResult> Client::Flow(uint32_t credit) {
   RETURN_IF_ERROR(Queue(pr::Flow{credit}));
   return ReadWindow(

@@ -291,10 +291,16 @@ std::vector<CompletedFetch> Group::Tick(int64_t now_ns) {
   }
   const bool run = dirty_;
   dirty_ = false;
+  // Members with an earlier fetch still parked: their later ones wait behind it (Fetch).
+  std::vector<uint64_t> blocked;
   for (auto it = parked_.begin(); it != parked_.end();) {
     auto m = members_.find(it->member_id);
     if (m == members_.end()) {
       it = parked_.erase(it);
+      continue;
+    }
+    if (std::find(blocked.begin(), blocked.end(), it->member_id) != blocked.end()) {
+      ++it;
       continue;
     }
     Window w;
@@ -304,6 +310,7 @@ std::vector<CompletedFetch> Group::Tick(int64_t now_ns) {
       out.push_back(CompletedFetch{it->member_id, std::move(w)});
       it = parked_.erase(it);
     } else {
+      blocked.push_back(it->member_id);
       ++it;
     }
   }

@@ -25,9 +25,10 @@
 //
 // Timer-driven redelivery. Expiry itself is lazy in the spec (a lease is claimable again at
 // now >= deadline). On top, a fetch that finds nothing and asks to wait (`wait_until_ns`) is
-// parked; Tick(now) re-runs parked fetches whenever a deadline passed (lease expiry, nack
-// backoff end), the head advanced or a verb changed the group, and completes them with what
-// they got, or empty at their wait deadline. The broker arms one timer at NextDeadline() and
+// parked, and a member's later waiting fetches park behind it (a pipelining client); Tick(now)
+// re-runs parked fetches whenever a deadline passed (lease expiry, nack backoff end), the head
+// advanced or a verb changed the group, and completes them with what they got, or empty at
+// their wait deadline, each member's in the order they came. The broker arms one timer at NextDeadline() and
 // calls Tick from it, after each durable-head advance, and after verbs when
 // has_parked_fetches(). So a redelivery reaches a waiting consumer at the deadline, not at its
 // next poll.
@@ -175,7 +176,7 @@ class Group {
   // ERR_BROADCAST_GROUP_BUSY, nothing changes (the caller keeps the old subscription, so join
   // the new group before leaving the old one).
   Status Join(uint64_t member_id, const MemberOptions& options);
-  // Releases the member's leases (claimable at once), drops a parked fetch, leaves the key
+  // Releases the member's leases (claimable at once), drops its parked fetches, leaves the key
   // router and the broadcast slot. `clean` (Unsub, switch, orderly close) also writes the
   // cursor and attempts checkpoints; the returned Status is that write's.
   Status Leave(uint64_t member_id, int64_t now_ns, bool clean);

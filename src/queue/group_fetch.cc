@@ -81,11 +81,20 @@ Window Group::Fetch(uint64_t member_id, const FetchRequest& request, int64_t now
                          "member is not subscribed to group '" + name_ + "'");
     return w;
   }
-  for (const Parked& p : parked_) {
-    if (p.member_id == member_id) {
-      w.error = Status::FailedPrecondition("a fetch of this member is already waiting");
-      return w;
+  // A fetch pipelined behind one of the same member that is still waiting queues behind it
+  // with no pass of its own: a pass now would take records before the waiting fetch, and the
+  // connection answers them in the order they came. It waits at least as long as the one
+  // ahead, so Tick completes a member's fetches in that order too. Without a wait it is
+  // answered at once, empty.
+  for (auto p = parked_.rbegin(); p != parked_.rend(); ++p) {
+    if (p->member_id != member_id) continue;
+    if (request.wait_until_ns > now_ns) {
+      FetchRequest behind = request;
+      behind.wait_until_ns = std::max(request.wait_until_ns, p->request.wait_until_ns);
+      parked_.push_back(Parked{member_id, behind});
+      w.parked = true;
     }
+    return w;
   }
   bool had_budget = false;
   w = RunPass(m->second, request, now_ns, &had_budget);

@@ -43,7 +43,7 @@ void ConsumeService::Stop() {
   Run([this] {
     stopping_ = true;
     for (auto& [id, state] : members_) {
-      if (state.parked) AnswerParked(state, EmptyWindow());
+      AnswerAllParked(state);
     }
     if (Status s = groups_->CheckpointAll(); !s.ok()) {
       logging::LogTo(log_line_, logging::Level::kError, "consume.checkpoint_failed",
@@ -68,7 +68,7 @@ Status ConsumeService::SwitchTo(uint64_t member, std::string_view group, const q
   RETURN_IF_ERROR(next->Join(member, credit));
   if (previous == next) return Status::Ok();
   if (previous != nullptr) {
-    if (state.parked) AnswerParked(state, EmptyWindow());
+    AnswerAllParked(state);
     Status left = previous->Leave(member, Now(), /*clean=*/true);
     if (!left.ok()) {
       logging::LogTo(log_line_, logging::Level::kError, "consume.checkpoint_failed",
@@ -119,7 +119,7 @@ void ConsumeService::Fetch(uint64_t member, queue::MemberOptions credit, uint32_
     queue::Window w = g->Fetch(member, request, now);
     if (w.parked) {
       MemberState& state = members_[member];
-      state.parked = std::move(done);
+      state.parked.push_back(std::move(done));
       parked_now_++;
       ArmTimer(g->NextDeadline());
       return;
@@ -184,7 +184,7 @@ void ConsumeService::Disconnect(uint64_t member) {
     auto it = members_.find(member);
     if (it == members_.end()) return;
     queue::Group* g = it->second.group;
-    if (it->second.parked) AnswerParked(it->second, EmptyWindow());
+    AnswerAllParked(it->second);
     members_.erase(it);
     if (g == nullptr) return;
     // Leases are released at once (they keep their delivery counts) and the cursor is written.
@@ -210,18 +210,22 @@ void ConsumeService::NotifyAppended() {
 }
 
 void ConsumeService::AnswerParked(MemberState& state, queue::Window window) {
-  WindowHandler done = std::move(state.parked);
-  state.parked = nullptr;
+  WindowHandler done = std::move(state.parked.front());
+  state.parked.pop_front();
   parked_now_--;
   delivered_ += window.delivered;
   done(std::move(window));
+}
+
+void ConsumeService::AnswerAllParked(MemberState& state) {
+  while (!state.parked.empty()) AnswerParked(state, EmptyWindow());
 }
 
 void ConsumeService::TickGroup(queue::Group* g) {
   if (g->has_parked_fetches()) {
     for (queue::CompletedFetch& c : g->Tick(Now())) {
       auto it = members_.find(c.member_id);
-      if (it != members_.end() && it->second.parked) AnswerParked(it->second, std::move(c.window));
+      if (it != members_.end() && !it->second.parked.empty()) AnswerParked(it->second, std::move(c.window));
     }
   }
   ArmTimer(g->NextDeadline());
@@ -236,7 +240,7 @@ void ConsumeService::TickAll() {
     // Tick also expires leases nobody waits for, so their claims are exact at the deadline.
     for (queue::CompletedFetch& c : g->Tick(now)) {
       auto it = members_.find(c.member_id);
-      if (it != members_.end() && it->second.parked) AnswerParked(it->second, std::move(c.window));
+      if (it != members_.end() && !it->second.parked.empty()) AnswerParked(it->second, std::move(c.window));
     }
     next = std::min(next, g->NextDeadline());
   }

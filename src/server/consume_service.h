@@ -10,7 +10,7 @@
 // default group "" until it subscribes. Subscribe joins the new group before leaving the old
 // one, so a refused join (ERR_BROADCAST_GROUP_BUSY, a bad name, the group cap) keeps the old
 // subscription. Leaving (a switch, Unsub, the connection closing) releases the member's leases
-// at once and answers its parked fetch with an empty window.
+// at once and answers its parked fetches with empty windows.
 //
 // Timers: one steady timer on the queue thread, armed at the earliest NextDeadline() of any
 // group, runs Tick() there, so a redelivery (lease expiry, nack backoff end) reaches a consumer
@@ -31,6 +31,7 @@
 #include <asio.hpp>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -95,14 +96,19 @@ class ConsumeService {
  private:
   struct MemberState {
     queue::Group* group = nullptr;
-    WindowHandler parked;  // set while a long-poll fetch of this member waits
+    // The member's long-poll fetches that wait, oldest first (a pipelining client may have
+    // several; queue::Group completes them in this order).
+    std::deque<WindowHandler> parked;
   };
 
   int64_t Now() const { return clock_->MonotonicNanos(); }
   // Queue thread only.
   Result<queue::Group*> GroupOf(uint64_t member, const queue::MemberOptions& credit);
   Status SwitchTo(uint64_t member, std::string_view group, const queue::MemberOptions& credit);
+  // Answers the member's oldest parked fetch.
   void AnswerParked(MemberState& state, queue::Window window);
+  // Answers every parked fetch of the member with an empty window (it leaves, or Stop).
+  void AnswerAllParked(MemberState& state);
   void TickGroup(queue::Group* group);
   void TickAll();
   void ArmTimer(int64_t deadline_ns);

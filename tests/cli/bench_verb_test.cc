@@ -212,6 +212,37 @@ TEST(BenchVerbHealth, CumulativeAckCommitsABroadcastGroupWithoutPerMessageAcks) 
   EXPECT_EQ(broker.Stop(), 0);
 }
 
+// --fetch-ahead 2 keeps two fetches in flight: pipelined long-polls while the producer runs,
+// every record consumed once, the group committed at the head. Fetches in flight beyond the
+// broker's credit (64 by default) are refused before the run, as is fetch-ahead without
+// cumulative acks.
+TEST(BenchVerbHealth, FetchAheadDrainsABroadcastGroupWithTwoFetchesInFlight) {
+  io::testing::TempDir scratch;
+  Broker broker(scratch.path() + "/data", scratch.path(), {"--health-addr", "127.0.0.1:0", "--broadcast-group", "bc"});
+  const std::string addr = broker.WaitListening();
+  ASSERT_FALSE(addr.empty()) << broker.output() << broker.errors();
+  const uint16_t health_port = broker.HealthPort();
+  ASSERT_NE(health_port, 0);
+  const std::string live = "bench --addr " + addr + " --i-understand-this-is-live ";
+  RunResult r = e2e::RunIronbus(
+      live + "--json --count 300 --pubwindow 8 --group bc --ack cumulative --fetch-ahead 2 --fetch-batch 32",
+      scratch.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["produced"], 300);
+  EXPECT_EQ(j["consumed"], 300);
+  const std::string m = server::testing::HttpGet(health_port, "/metrics").body;
+  EXPECT_EQ(MetricValue(m, "ironbus_group_committed_offset{group=\"bc\"}"), 300) << m;
+
+  RunResult over = e2e::RunIronbus(
+      live + "--count 10 --group bc --ack cumulative --fetch-ahead 3 --fetch-batch 32", scratch.path());
+  EXPECT_EQ(over.exit_code, 1) << over.err;
+  EXPECT_NE(over.err.find("consumer credit of 96"), std::string::npos) << over.err;
+  EXPECT_EQ(e2e::RunIronbus(live + "--count 10 --fetch-ahead 2", scratch.path()).exit_code, 1);
+  EXPECT_EQ(broker.Stop(), 0);
+}
+
 // The window slides: with --pubwindow 64 every record's latency is its own (send to its own
 // PubAck), so the count of latency samples is the count of records even when the count is not
 // a multiple of the window.

@@ -2,6 +2,9 @@
 // group's cumulative-ack, the dead-letter advisory, and Nack's backoff schedule.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "client/client.h"
 #include "client/consume_test_util.h"
 
@@ -73,6 +76,79 @@ TEST(ClientConsumeGroups, CumulativeAckThenFetchSettlesOneWindowAndReadsTheNext)
   ASSERT_EQ(last->window.messages.size(), 2u);
   EXPECT_EQ(last->window.messages.front().offset, 128u);
   EXPECT_TRUE(c->Ping().ok());
+}
+
+// Fetch-ahead: two windows asked for before either is read come back in order; an ack sent
+// between fetches is answered before the window behind it, and a refused one is reported
+// without putting the reads out of step.
+TEST(ClientConsumeGroups, FetchAheadReadsWindowsInOrderAndChecksTheAcksBetweenThem) {
+  auto h = BroadcastHarness();
+  auto c = Subscribed(*h, "bcast");
+  ASSERT_TRUE(c);
+  PublishN(*c, 100);
+  FetchOptions options;
+  options.max_records = 32;
+  ASSERT_TRUE(c->SendFetch(options).ok());
+  ASSERT_TRUE(c->SendFetch(options).ok());
+  EXPECT_EQ(c->unanswered(), 2u);
+  Status blocked = c->Ping();
+  EXPECT_TRUE(blocked.IsFailedPrecondition()) << "its reply would be taken for a window's: " << blocked.ToString();
+  auto first = c->ReceiveWindow();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->messages.size(), 32u);
+  EXPECT_EQ(first->messages.front().offset, 0u);
+  auto second = c->ReceiveWindow();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ(second->messages.size(), 32u);
+  EXPECT_EQ(second->messages.front().offset, 32u);
+
+  // The credit (64) is spent: each fetch below gets records only from the ack sent before it.
+  ASSERT_TRUE(c->SendCumulativeAck("bcast", 64).ok());
+  ASSERT_TRUE(c->SendFetch(options).ok());
+  ASSERT_TRUE(c->SendCumulativeAck("bcast", 1000).ok());  // past the head: refused
+  ASSERT_TRUE(c->SendFetch(options).ok());
+  auto third = c->ReceiveWindow();
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  ASSERT_EQ(third->messages.size(), 32u);
+  EXPECT_EQ(third->messages.front().offset, 64u);
+  auto refused = c->ReceiveWindow();
+  EXPECT_TRUE(refused.status().IsFailedPrecondition()) << refused.status().ToString();
+  EXPECT_EQ(c->last_error().code, "ERR_CUMULATIVE_ACK_OUT_OF_RANGE");
+  EXPECT_EQ(c->unanswered(), 1u) << "the window behind the refused ack is still to be read";
+  auto fourth = c->ReceiveWindow();
+  ASSERT_TRUE(fourth.ok()) << fourth.status().ToString();
+  ASSERT_EQ(fourth->messages.size(), 4u) << "32 of the credit are held by 64..95";
+  EXPECT_EQ(fourth->messages.front().offset, 96u);
+
+  EXPECT_TRUE(c->ReceiveWindow().status().IsFailedPrecondition()) << "no fetch in flight";
+  EXPECT_TRUE(c->Ping().ok());
+}
+
+// Long-polls pipelined on one connection wait in order: the records that arrive go to the
+// oldest first, and the one behind it takes what is left.
+TEST(ClientConsumeGroups, PipelinedLongPollsWaitInOrderAndShareWhatArrives) {
+  auto h = BroadcastHarness();
+  auto c = Subscribed(*h, "bcast");
+  ASSERT_TRUE(c);
+  FetchOptions options;
+  options.max_records = 2;
+  options.no_wait = false;
+  options.expires = std::chrono::milliseconds(20'000);
+  ASSERT_TRUE(c->SendFetch(options).ok());
+  ASSERT_TRUE(c->SendFetch(options).ok());
+  auto producer = Connected(*h);
+  ASSERT_TRUE(producer);
+  // Give both fetches time to park (they are answered in order whatever happens first).
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  PublishN(*producer, 3);
+  auto first = c->ReceiveWindow();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->messages.size(), 2u);
+  EXPECT_EQ(first->messages.front().offset, 0u);
+  auto second = c->ReceiveWindow();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ(second->messages.size(), 1u);
+  EXPECT_EQ(second->messages.front().offset, 2u);
 }
 
 TEST(ClientConsumeGroups, ASecondBroadcastSubscriberIsRefusedAndKeepsItsOldGroup) {

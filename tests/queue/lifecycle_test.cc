@@ -106,13 +106,39 @@ TEST_F(LifecycleTest, ZeroCreditFetchIsAnsweredAtOnceNotParked) {
   EXPECT_EQ(w.delivered, 0u);
 }
 
-TEST_F(LifecycleTest, OneParkedFetchPerMemberAndLeaveDropsIt) {
+TEST_F(LifecycleTest, AFetchBehindAWaitingOneOfTheSameMemberWaitsBehindItAndLeaveDropsBoth) {
   Open();
   Group* g = Subscribe(1);
-  ASSERT_TRUE(g->Fetch(1, Waiting(1, 30'000), now()).parked);
-  EXPECT_FALSE(g->Fetch(1, Waiting(1, 30'000), now()).error.ok());
+  ASSERT_TRUE(g->Fetch(1, Waiting(2, 30'000), now()).parked);
+  ASSERT_TRUE(g->Fetch(1, Waiting(2, 30'000), now()).parked);
+  Window no_wait = g->Fetch(1, Waiting(2, 0), now());
+  EXPECT_FALSE(no_wait.parked);
+  EXPECT_TRUE(no_wait.error.ok());
+  EXPECT_EQ(no_wait.delivered, 0u) << "no pass ahead of the waiting fetches";
+  ProduceN(3);
+  auto done = g->Tick(now());
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(Offsets(done[0].window), (std::vector<uint64_t>{0, 1}));
+  EXPECT_EQ(Offsets(done[1].window), (std::vector<uint64_t>{2}));
+  EXPECT_FALSE(g->has_parked_fetches());
+
+  ASSERT_TRUE(g->Fetch(1, Waiting(2, 30'000), now()).parked);
+  ASSERT_TRUE(g->Fetch(1, Waiting(2, 30'000), now()).parked);
   ASSERT_TRUE(g->Leave(1, now(), false).ok());
   EXPECT_FALSE(g->has_parked_fetches());
+}
+
+TEST_F(LifecycleTest, AWaitingFetchBehindAnotherEndsNoEarlierThanTheOneAhead) {
+  Open();
+  Group* g = Subscribe(1);
+  ASSERT_TRUE(g->Fetch(1, Waiting(1, 300), now()).parked);
+  ASSERT_TRUE(g->Fetch(1, Waiting(1, 100), now()).parked);
+  EXPECT_EQ(g->NextDeadline(), now() + 300 * kMs);
+  EXPECT_TRUE(g->Tick(now() + 100 * kMs).empty()) << "its deadline was raised to the first one's";
+  auto done = g->Tick(now() + 300 * kMs);
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].window.delivered, 0u);
+  EXPECT_EQ(done[1].window.delivered, 0u);
 }
 
 TEST_F(LifecycleTest, CursorCheckpointFollowsTheIntervalCadence) {
