@@ -218,6 +218,14 @@ void Client::StartIo(bool want_read) {
   }
 }
 
+void Client::WriteWithoutWaiting() {
+  if (!broken_.ok()) return;
+  StartIo(/*want_read=*/false);  // a socket write is tried at once when it is initiated
+  io_.restart();
+  io_.poll();
+  StartIo(/*want_read=*/false);  // what queued behind a write that has just finished
+}
+
 Status Client::RunUntil(const std::function<bool()>& done, SteadyClock::time_point deadline) {
   for (;;) {
     if (done()) return Status::Ok();

@@ -202,9 +202,10 @@ class Client {
   // ---- fetch-ahead: requests sent before the replies to earlier ones are read ----
   // A reader that asks for its next window before it has read the current one keeps the broker
   // preparing a window while the reader works through the last. SendFetch and
-  // SendCumulativeAck queue a request and return at once (it leaves with the next call that
-  // waits); ReceiveWindow reads the replies in the order their requests were sent, up to and
-  // including the oldest window not yet read. The broker answers a connection's requests in
+  // SendCumulativeAck write a request as far as the socket takes it without blocking (the rest
+  // leaves with the next call that waits) and return at once; ReceiveWindow reads the replies
+  // in the order their requests were sent, up to and including the oldest window not yet
+  // read. The broker answers a connection's requests in
   // order and counts each fetch against the credit left after the acks before it, so N windows
   // of `max_records` in flight need a negotiated credit of N x max_records (a fetch beyond the
   // credit comes back short, or waits out its long-poll).
@@ -244,6 +245,9 @@ class Client {
   // Queue without that check: the Send* calls.
   Status Encode(const protocol::Frame& frame);
   Status QueuePub(const PublishRequest& request, uint8_t level);
+  // Hands the queued requests to the socket as far as it takes them without blocking (the
+  // Send* calls: a pipelined request should reach the broker before the caller's next wait).
+  void WriteWithoutWaiting();
   // Turns the io_context until `done()` holds, the connection breaks, or `deadline` passes.
   Status RunUntil(const std::function<bool()>& done, SteadyClock::time_point deadline);
   void StartIo(bool want_read);

@@ -194,12 +194,14 @@ Result<AckThenFetchResult> Client::CumulativeAckThenFetch(std::string_view group
 Status Client::SendFetch(const FetchOptions& options) {
   RETURN_IF_ERROR(Encode(FetchFrame(options)));
   pipelined_.push_back(Pipelined{true, options});
+  WriteWithoutWaiting();
   return Status::Ok();
 }
 
 Status Client::SendCumulativeAck(std::string_view group, uint64_t up_to) {
   RETURN_IF_ERROR(Encode(pr::CumulativeAck{up_to, ToBytes(group)}));
   pipelined_.push_back(Pipelined{false, {}});
+  WriteWithoutWaiting();
   return Status::Ok();
 }
 
