@@ -205,10 +205,10 @@ class Client {
   // SendCumulativeAck write a request as far as the socket takes it without blocking (the rest
   // leaves with the next call that waits) and return at once; ReceiveWindow reads the replies
   // in the order their requests were sent, up to and including the oldest window not yet
-  // read. The broker answers a connection's requests in
-  // order and counts each fetch against the credit left after the acks before it, so N windows
-  // of `max_records` in flight need a negotiated credit of N x max_records (a fetch beyond the
-  // credit comes back short, or waits out its long-poll).
+  // read. The broker answers a connection's requests in order and counts each fetch against
+  // the credit left after the acks before it, so N windows of `max_records` in flight need a
+  // negotiated credit of N x max_records (a fetch beyond the credit comes back short, or waits
+  // out its long-poll).
   // While a sent request is unanswered, every other call fails with FailedPrecondition and
   // sends nothing: its reply would be taken for the pipelined one's.
   Status SendFetch(const FetchOptions& options);

@@ -28,8 +28,8 @@
 // parked, and a member's later waiting fetches park behind it (a pipelining client); Tick(now)
 // re-runs parked fetches whenever a deadline passed (lease expiry, nack backoff end), the head
 // advanced or a verb changed the group, and completes them with what they got, or empty at
-// their wait deadline, each member's in the order they came. The broker arms one timer at NextDeadline() and
-// calls Tick from it, after each durable-head advance, and after verbs when
+// their wait deadline, each member's in the order they came. The broker arms one timer at
+// NextDeadline() and calls Tick from it, after each durable-head advance, and after verbs when
 // has_parked_fetches(). So a redelivery reaches a waiting consumer at the deadline, not at its
 // next poll.
 //
